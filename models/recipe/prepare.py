@@ -1,0 +1,142 @@
+"""Prepare training data for the default en<->de models.
+
+Reads the parallel text in ``../shared/data`` (Tatoeba deu-eng and Multi30k), writes a
+train/dev/test split into the work directory and trains one joint SentencePiece model.
+
+The Tatoeba split is made *by sentence*: every pair is assigned to train, dev or test by a
+hash of its normalized English sentence, and a training pair is also dropped when its German
+side occurs in dev or test. No test sentence, in either language, is seen in training, so the
+same split serves both directions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import sentencepiece as spm
+
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DEFAULT_WORK = Path.home() / ".cache" / "translator" / "train"
+LANGS = ("en", "de")
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def bucket(text: str) -> str:
+    digest = hashlib.sha1(normalize(text).encode("utf-8")).digest()
+    value = int.from_bytes(digest[:4], "big") % 1000
+    if value < 10:
+        return "dev"
+    if value < 25:
+        return "test"
+    return "train"
+
+
+def read_lines(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        return [line.rstrip("\n") for line in handle]
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def split_tatoeba(path: Path) -> dict[str, list[tuple[str, str]]]:
+    pairs: list[tuple[str, str]] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) >= 2 and fields[0].strip() and fields[1].strip():
+                pairs.append((fields[0].strip(), fields[1].strip()))
+    parts: dict[str, list[tuple[str, str]]] = {"train": [], "dev": [], "test": []}
+    for en, de in pairs:
+        parts[bucket(en)].append((en, de))
+    held_out_de = {normalize(de) for name in ("dev", "test") for _, de in parts[name]}
+    parts["train"] = [(en, de) for en, de in parts["train"] if normalize(de) not in held_out_de]
+    return parts
+
+
+def one_per_source(pairs: list[tuple[str, str]], source_index: int) -> list[tuple[str, str]]:
+    """Keep the first pair of each distinct source sentence (single-reference test sets)."""
+    seen: set[str] = set()
+    kept = []
+    for pair in pairs:
+        key = normalize(pair[source_index])
+        if key not in seen:
+            seen.add(key)
+            kept.append(pair)
+    return kept
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument(
+        "--multi30k-repeat", type=int, default=2, help="oversampling of the in-domain Multi30k training set"
+    )
+    args = parser.parse_args()
+    work: Path = args.work
+    (work / "data").mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+
+    tatoeba = split_tatoeba(args.data / "tatoeba" / "deu-eng.tsv")
+    m30k = {
+        split: list(
+            zip(
+                read_lines(args.data / "multi30k" / f"{name}.en.gz"),
+                read_lines(args.data / "multi30k" / f"{name}.de.gz"),
+                strict=True,
+            )
+        )
+        for split, name in (("train", "train"), ("dev", "val"), ("test", "test_2016_flickr"))
+    }
+
+    train = tatoeba["train"] + m30k["train"] * args.multi30k_repeat
+    random.Random(1234).shuffle(train)
+    sets = {
+        "train": train,
+        "dev": one_per_source(tatoeba["dev"], 0)[:500] + m30k["dev"][:500],
+        "multi30k-test2016": m30k["test"],
+        "tatoeba-test.en-de": one_per_source(tatoeba["test"], 0),
+        "tatoeba-test.de-en": one_per_source(tatoeba["test"], 1),
+    }
+    for name, pairs in sets.items():
+        for index, lang in enumerate(LANGS):
+            write_lines(data / f"{name}.{lang}", [pair[index] for pair in pairs])
+
+    # Joint SentencePiece model on the distinct training sentences of both languages.
+    spm_text = work / "spm-train.txt"
+    distinct = sorted({s for en, de in tatoeba["train"] + m30k["train"] for s in (en, de)})
+    write_lines(spm_text, distinct)
+    spm.SentencePieceTrainer.train(
+        input=str(spm_text),
+        model_prefix=str(work / "spm"),
+        vocab_size=args.vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        unk_id=0,
+        eos_id=1,
+        bos_id=-1,
+        pad_id=-1,
+        input_sentence_size=2_000_000,
+        shuffle_input_sentence=True,
+        minloglevel=2,
+    )
+    stats = {name: len(pairs) for name, pairs in sets.items()}
+    stats["tatoeba-train-pairs"] = len(tatoeba["train"])
+    (work / "data-stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The `translator` command, run as users run it: a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import MODELS, SHARED_DATA
+
+
+def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "translator", *args], input=stdin, capture_output=True, timeout=300)
+
+
+def test_translates_arguments() -> None:
+    proc = run("translate", "--source", "en", "--target", "de", "A man is riding a bicycle.", "A dog runs.")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 2 and all(lines)
+    assert lines[0] != "A man is riding a bicycle."
+
+
+def test_stdin_gives_one_line_per_line_in_order() -> None:
+    text = "A man is riding a bicycle.\n\nTwo dogs play in the snow.\r\nA woman reads a book. She smiles.\n"
+    proc = run("translate", "-s", "en", "-t", "de", stdin=text.encode())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode().split("\n")
+    assert lines[-1] == ""  # ends with a newline
+    lines = lines[:-1]
+    assert len(lines) == 4
+    assert lines[1] == ""
+    assert all(lines[i] for i in (0, 2, 3))
+    # The same sentence alone gives the same line.
+    alone = run("translate", "-s", "en", "-t", "de", "Two dogs play in the snow.")
+    assert alone.stdout.decode().strip() == lines[2]
+
+
+def test_unknown_pair_is_a_usage_error() -> None:
+    proc = run("translate", "--source", "en", "--target", "xx", "Hello.")
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "en->xx" in err and "en->de" in err and "de->en" in err
+    assert proc.stdout == b""
+
+
+def test_non_utf8_stdin_is_a_clear_error_after_the_good_lines() -> None:
+    proc = run("translate", "-s", "en", "-t", "de", stdin=b"A man is riding a bicycle.\n\xff\xfe broken\nmore\n")
+    assert proc.returncode == 1
+    assert len(proc.stdout.decode().splitlines()) == 1
+    assert "line 2" in proc.stderr.decode() and "UTF-8" in proc.stderr.decode()
+
+
+def test_models_list() -> None:
+    proc = run("models", "list", "--models", str(MODELS))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "en->de" in out and "de->en" in out and "int8" in out
+    data = json.loads(run("models", "list", "--models", str(MODELS), "--json").stdout)
+    sizes = {m["name"]: m["size_mb"] for m in data["models"]}
+    assert set(sizes) >= {"en-de", "de-en"}
+    assert all(0 < size < 60 for size in sizes.values())
+
+
+def test_models_eval_on_a_file(tmp_path: Path) -> None:
+    src, ref = tmp_path / "src.en", tmp_path / "ref.de"
+    src.write_text("A man is riding a bicycle.\nA dog runs through the grass.\n")
+    ref.write_text("Ein Mann fährt Fahrrad.\nEin Hund rennt durch das Gras.\n")
+    out = tmp_path / "hyp.de"
+    proc = run(
+        "models", "eval", "-s", "en", "-t", "de", "--src-file", str(src), "--ref-file", str(ref), "--output", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["sentences"] == 2 and report["compute_type"] == "int8"
+    assert 0 <= report["bleu"] <= 100 and report["chrf"] > 0
+    assert len(out.read_text().splitlines()) == 2
+    mismatched = tmp_path / "short.de"
+    mismatched.write_text("Nur eine Zeile.\n")
+    bad = run("models", "eval", "-s", "en", "-t", "de", "--src-file", str(src), "--ref-file", str(mismatched))
+    assert bad.returncode == 1 and b"reference lines" in bad.stderr
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")
+def test_models_bench_prints_numbers() -> None:
+    proc = run(
+        "models",
+        "bench",
+        "-s",
+        "en",
+        "-t",
+        "de",
+        "--sentences",
+        "16",
+        "--batch-sizes",
+        "1,8",
+        "--threads",
+        "1x1",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["batch_size"] for r in rows] == [1, 8]
+    assert all(r["sentences_per_second"] > 0 for r in rows)
+    assert rows[0]["latency_p50_ms"] > 0
+
+
+def test_serve_is_an_honest_placeholder() -> None:
+    proc = run("serve")
+    assert proc.returncode == 2
+    assert b"placeholder" in proc.stderr
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.decode().startswith("translator ")
+    assert run("translate", "--help").returncode == 0

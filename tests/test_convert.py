@@ -1,0 +1,126 @@
+"""The conversion path users take with their own Marian/OPUS-MT models, on tiny models built here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers", reason="conversion needs the 'convert' extra")
+pytest.importorskip("torch", reason="conversion needs the 'convert' extra")
+
+from tests.tiny_marian import make_tiny_marian
+from translator.convert import ConversionError, convert
+from translator.engine import Engine
+from translator.metadata import ModelMetadata
+from translator.registry import Registry
+
+pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+
+
+@pytest.fixture(scope="module")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_marian(tmp_path_factory.mktemp("hf") / "opus-mt-en-de")
+
+
+@pytest.fixture(scope="module")
+def tiny_multi_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_marian(tmp_path_factory.mktemp("hf") / "tiny-multi", tags=(">>deu<<", ">>fra<<"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "translator", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_converts_marian_and_the_engine_serves_it(tiny_hf: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "models" / "tiny-en-de"
+    proc = run_cli("models", "convert", str(tiny_hf), str(dest), "--quantization", "int8")
+    assert proc.returncode == 0, proc.stderr
+    assert "en->de" in proc.stdout
+    for name in ("model.bin", "source.spm", "target.spm", "translator.json", "config.json"):
+        assert (dest / name).is_file(), name
+    meta = ModelMetadata.load(dest)
+    # Languages inferred from the OPUS-MT style directory name.
+    assert meta.pairs() == [("en", "de")]
+    assert meta.tag_style == "none"
+    assert meta.quantization == "int8"
+
+    registry = Registry(tmp_path / "models", device="cpu")
+    assert registry.pairs() == [("en", "de")]
+    engine = registry.engine("en", "de")
+    results = engine.translate(["A man is riding a bicycle.", "", "Two dogs play in the snow."])
+    assert [r.source for r in results] == ["A man is riding a bicycle.", "", "Two dogs play in the snow."]
+    assert results[1].text == ""
+    # A random model says nothing sensible, but it must decode within the length bound.
+    assert all(isinstance(r.text, str) for r in results)
+
+    listing = run_cli("models", "list", "--models", str(tmp_path / "models"), "--json")
+    assert listing.returncode == 0, listing.stderr
+    models = json.loads(listing.stdout)["models"]
+    assert [m["pairs"] for m in models] == [["en->de"]]
+
+    translated = run_cli("translate", "--model", str(dest), "--source", "en", "--target", "de", "Hello.")
+    assert translated.returncode == 0, translated.stderr
+    assert len(translated.stdout.splitlines()) == 1
+
+
+def test_multi_target_marian_uses_source_tags(tiny_multi_hf: Path, tmp_path: Path) -> None:
+    meta = convert(str(tiny_multi_hf), tmp_path / "multi", source_languages=["en"])
+    assert meta.tag_style == "source_prefix"
+    assert meta.language_tokens == {"de": ">>deu<<", "fr": ">>fra<<"}
+    assert meta.pairs() == [("en", "de"), ("en", "fr")]
+    engine = Engine(tmp_path / "multi", device="cpu")
+    tokens = engine._source_tokens("A man.", "en", "fr", 200)
+    assert tokens[0][0] == ">>fra<<" and tokens[0][-1] == "</s>"
+    assert engine.translate(["A man."], source="en", target="fr")[0].units == 1
+    with pytest.raises(ValueError, match=r"does not translate en->es"):
+        engine.translate(["A man."], source="en", target="es")
+    with pytest.raises(ValueError, match="name the source and target"):
+        Engine(tmp_path / "multi", device="cpu").translate(["A man."], source="en")
+
+
+def test_requested_language_without_a_tag_is_refused(tiny_multi_hf: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="'es' has no tag"):
+        convert(str(tiny_multi_hf), tmp_path / "out", source_languages=["en"], target_languages=["es"])
+
+
+def test_float32_conversion(tiny_hf: Path, tmp_path: Path) -> None:
+    meta = convert(str(tiny_hf), tmp_path / "f32", quantization="float32")
+    assert meta.quantization == "float32"
+    engine = Engine(tmp_path / "f32", device="cpu", compute_type="float32")
+    assert engine.compute_type == "float32"
+    assert isinstance(engine.translate_text("A man."), str)
+
+
+def test_refuses_to_overwrite_without_force(tiny_hf: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    proc = run_cli("models", "convert", str(tiny_hf), str(dest))
+    assert proc.returncode == 1
+    assert "--force" in proc.stderr
+    assert (dest / "keep.txt").read_text() == "mine"
+
+
+def test_languages_must_be_known(tiny_hf: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "unnamed-model"
+    renamed.symlink_to(tiny_hf, target_is_directory=True)
+    with pytest.raises(ConversionError, match="--source and --target"):
+        convert(str(renamed), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_clear_errors_for_bad_sources(tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match=r"no config\.json"):
+        convert(str(tmp_path), tmp_path / "out")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ConversionError, match=r"unsupported model type 'bert'"):
+        convert(str(tmp_path), tmp_path / "out")
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "marian"}))
+    with pytest.raises(ConversionError, match="lacks the tokenizer"):
+        convert(str(tmp_path), tmp_path / "out")
+    with pytest.raises(ConversionError, match="unknown quantization"):
+        convert(str(tmp_path), tmp_path / "out", quantization="int3")

@@ -1,0 +1,137 @@
+"""The engine on the committed default models."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sacrebleu
+
+from translator.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device
+from translator.evaluate import multi30k_test, read_lines
+
+from .conftest import SHARED_DATA
+
+SENTENCES = [
+    "A man is riding a bicycle.",
+    "Two young children are playing in the sand.",
+    "A woman in a red dress is walking down the street.",
+    "A dog runs through the grass.",
+    "Several people are standing in front of a building.",
+]
+
+
+def test_defaults_on_cpu(en_de: Engine) -> None:
+    assert en_de.device == "cpu"
+    assert en_de.compute_type == "int8"
+    assert en_de.pairs() == [("en", "de")]
+
+
+def test_device_and_compute_type_resolution() -> None:
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    assert resolve_compute_type("cpu", None) == "int8"
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    with pytest.raises(ValueError, match="not supported"):
+        resolve_compute_type("cpu", "int3")
+
+
+def test_translates_to_german(en_de: Engine) -> None:
+    result = en_de.translate(["A man is riding a bicycle."])[0]
+    assert result.source == "A man is riding a bicycle."
+    assert result.text and result.text != result.source
+    assert result.units == 1
+    assert result.score is not None and result.score < 0
+    # German, not English: common German words appear somewhere in a few translations.
+    joined = " ".join(t.text for t in en_de.translate(SENTENCES)).lower().split()
+    assert {"ein", "eine", "einem", "einer", "zwei", "der", "die", "das"} & set(joined)
+
+
+def test_round_trip_keeps_the_meaning(en_de: Engine, de_en: Engine) -> None:
+    german = [t.text for t in en_de.translate(SENTENCES)]
+    back = [t.text for t in de_en.translate(german)]
+    chrf = sacrebleu.corpus_chrf(back, [SENTENCES]).score
+    assert chrf > 40, (german, back)
+
+
+def test_batch_equals_one_by_one(en_de: Engine) -> None:
+    batched = [t.text for t in en_de.translate(SENTENCES)]
+    single = [en_de.translate([s])[0].text for s in SENTENCES]
+    assert batched == single
+
+
+def test_order_duplicates_and_blank_inputs(en_de: Engine) -> None:
+    texts = ["A dog runs through the grass.", "", "   ", "A man is riding a bicycle.", "A dog runs through the grass."]
+    results = en_de.translate(texts)
+    assert [r.source for r in results] == texts
+    assert results[1].text == "" and results[2].text == ""
+    assert results[1].units == 0
+    assert results[0].text == results[4].text
+    assert results[0].text != results[3].text
+
+
+def test_several_sentences_are_translated_one_by_one(en_de: Engine) -> None:
+    text = " ".join(SENTENCES[:3])
+    result = en_de.translate([text])[0]
+    assert result.units == 3
+    parts = [t.text for t in en_de.translate(SENTENCES[:3])]
+    assert result.text == " ".join(parts)
+
+
+def test_very_long_input_is_cut_and_bounded(en_de: Engine) -> None:
+    words = ("the man with the red hat walks to the big house near the river " * 60).split()
+    text = " ".join(words)  # one 780-word "sentence" without punctuation
+    options = TranslationOptions(max_input_tokens=100)
+    result = en_de.translate([text], options=options)[0]
+    tokens = len(en_de._source_sp.encode(text))
+    assert result.units == math.ceil(tokens / 100)
+    assert result.text
+    # Every piece is bounded by the decoding-length guard.
+    out_tokens = len(en_de._target_sp.encode(result.text))
+    assert out_tokens <= result.units * (2.0 * 101 + 10 + 1)
+
+
+def test_decoding_length_guard(en_de: Engine) -> None:
+    options = TranslationOptions(max_length_ratio=0.5, max_length_extra=0)
+    text = "A man in a blue shirt is standing on a ladder and cleaning the windows of a tall building."
+    tokens = len(en_de._source_sp.encode(text)) + 1
+    result = en_de.translate([text], options=options)[0]
+    assert len(en_de._target_sp.encode(result.text)) <= math.ceil(0.5 * tokens)
+
+
+def test_target_prefix_is_kept(en_de: Engine) -> None:
+    free = en_de.translate(["A man is riding a bicycle."])[0].text
+    prefix = free.split()[0] + " " + free.split()[1]
+    forced = en_de.translate(["A man is riding a bicycle."], target_prefixes=[prefix])[0].text
+    assert forced.startswith(prefix)
+    other = en_de.translate(["A man is riding a bicycle."], target_prefixes=["Gestern"])[0].text
+    assert other.startswith("Gestern")
+    with pytest.raises(ValueError, match="one entry per text"):
+        en_de.translate(["a", "b"], target_prefixes=["x"])
+
+
+def test_wrong_pair_and_bad_input(en_de: Engine) -> None:
+    with pytest.raises(ValueError, match="does not translate de->en"):
+        en_de.translate(["Hallo"], source="de", target="en")
+    with pytest.raises(TypeError, match="not str"):
+        en_de.translate([b"bytes"])  # type: ignore[list-item]
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(ValueError):
+        TranslationOptions(beam_size=0)
+    with pytest.raises(ValueError):
+        TranslationOptions(max_batch_size=0)
+    with pytest.raises(ValueError):
+        TranslationOptions(max_length_ratio=0)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")
+@pytest.mark.parametrize(("source", "target", "floor"), [("en", "de", 20.0), ("de", "en", 24.0)])
+def test_quality_on_multi30k_sample(registry, source: str, target: str, floor: float) -> None:  # type: ignore[no-untyped-def]
+    src, ref = multi30k_test(source, target, SHARED_DATA)
+    sources, refs = read_lines(src)[:200], read_lines(ref)[:200]
+    hyps = [t.text for t in registry.engine(source, target).translate(sources)]
+    bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
+    assert bleu >= floor, f"{source}->{target} BLEU {bleu:.1f} on 200 Multi30k test sentences"

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from translator.metadata import METADATA_FILE, MetadataError, ModelMetadata
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    meta = ModelMetadata(
+        name="multi",
+        source_languages=("en",),
+        target_languages=("de", "fr"),
+        tag_style="source_prefix",
+        language_tokens={"de": ">>deu<<", "fr": ">>fra<<"},
+    )
+    meta.save(tmp_path)
+    assert ModelMetadata.load(tmp_path) == meta
+    assert meta.pairs() == [("en", "de"), ("en", "fr")]
+
+
+def test_tagged_model_needs_a_token_per_language() -> None:
+    with pytest.raises(MetadataError, match="no language token for fr"):
+        ModelMetadata("m", ("en",), ("de", "fr"), tag_style="source_prefix", language_tokens={"de": ">>deu<<"})
+
+
+def test_nllb_style_needs_source_tokens_too() -> None:
+    with pytest.raises(MetadataError, match="en"):
+        ModelMetadata("m", ("en",), ("de",), tag_style="nllb", language_tokens={"de": "deu_Latn"})
+
+
+def test_unknown_tag_style() -> None:
+    with pytest.raises(MetadataError, match="tag_style"):
+        ModelMetadata("m", ("en",), ("de",), tag_style="prefix")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"name": "x"}', "source_languages"),
+        ('{"format": 99, "name": "x", "source_languages": ["en"], "target_languages": ["de"]}', "unsupported format"),
+    ],
+)
+def test_load_errors_are_clear(tmp_path: Path, content: str | None, message: str) -> None:
+    if content is not None:
+        (tmp_path / METADATA_FILE).write_text(content)
+    with pytest.raises(MetadataError, match=message):
+        ModelMetadata.load(tmp_path)

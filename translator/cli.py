@@ -1,0 +1,291 @@
+"""The ``translator`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from translator import __version__
+from translator.engine import DEVICES, Engine, TranslationOptions
+from translator.registry import Registry, UnknownPairError, default_models_dir
+
+EXIT_USAGE = 2
+EXIT_INPUT = 1
+
+
+class CLIError(Exception):
+    def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"TRANSLATOR_{name}", default)
+
+
+def _add_engine_args(parser: argparse.ArgumentParser, *, languages: bool = True) -> None:
+    if languages:
+        parser.add_argument("--source", "-s", required=True, help="source language code, e.g. en")
+        parser.add_argument("--target", "-t", required=True, help="target language code, e.g. de")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=None,
+        help="directory searched for models (env TRANSLATOR_MODELS; default: the shipped models/)",
+    )
+    parser.add_argument("--model", type=Path, default=None, help="use this model directory instead of searching")
+    parser.add_argument("--device", choices=DEVICES, default=_env("DEVICE", "auto"))
+    parser.add_argument(
+        "--compute-type",
+        default=_env("COMPUTE_TYPE"),
+        help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)",
+    )
+    parser.add_argument("--inter-threads", type=int, default=int(_env("INTER_THREADS", "1") or 1))
+    parser.add_argument("--intra-threads", type=int, default=int(_env("INTRA_THREADS", "1") or 1))
+    parser.add_argument("--beam-size", type=int, default=TranslationOptions.beam_size)
+
+
+def _options(args: argparse.Namespace) -> TranslationOptions:
+    return TranslationOptions(beam_size=args.beam_size)
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    kwargs: dict[str, Any] = dict(
+        device=args.device,
+        compute_type=args.compute_type,
+        inter_threads=args.inter_threads,
+        intra_threads=args.intra_threads,
+        options=_options(args),
+    )
+    try:
+        if args.model is not None:
+            engine = Engine(args.model, **kwargs)
+            source = getattr(args, "source", None)
+            target = getattr(args, "target", None)
+            if source and target and (source, target) not in engine.pairs():
+                available = [f"{s}->{t}" for s, t in engine.pairs()]
+                raise CLIError(
+                    f"{args.model} does not translate {source}->{target}; it has {', '.join(available)}", EXIT_USAGE
+                )
+            return engine
+        registry = Registry(args.models or default_models_dir(), **kwargs)
+        for problem in registry.problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        return registry.engine(args.source, args.target)
+    except UnknownPairError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from exc
+    except (ValueError, RuntimeError) as exc:
+        raise CLIError(f"cannot load the model: {exc}", EXIT_USAGE) from exc
+
+
+def _stdin_lines(stream: BinaryIO) -> Iterator[str]:
+    for number, raw in enumerate(iter(stream.readline, b""), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CLIError(
+                f"line {number} of standard input is not valid UTF-8 (byte {exc.start}): translate UTF-8 text only"
+            ) from exc
+        yield line.rstrip("\r\n")
+
+
+def _write(line: str) -> None:
+    sys.stdout.buffer.write(line.encode("utf-8") + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    lines: Iterator[str] | list[str] = args.text if args.text else _stdin_lines(sys.stdin.buffer)
+    for line in lines:
+        text = engine.translate([line], source=args.source, target=args.target)[0].text if line.strip() else ""
+        _write(text)
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    registry = Registry(args.models or default_models_dir())
+    rows: list[dict[str, Any]] = []
+    for entry in registry.entries:
+        meta = entry.metadata
+        rows.append(
+            {
+                "name": meta.name,
+                "pairs": [f"{s}->{t}" for s, t in meta.pairs()],
+                "path": str(entry.path),
+                "size_mb": round(entry.size_bytes / 1e6, 1),
+                "quantization": meta.quantization,
+                "tags": meta.tag_style,
+            }
+        )
+    if args.json:
+        print(json.dumps({"models": rows, "problems": registry.problems}, indent=2))
+        return 0
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not rows:
+        print(f"no models under {registry.root}")
+        return 0
+    header = ("NAME", "PAIRS", "SIZE", "QUANT", "TAGS", "PATH")
+    table: list[tuple[str, ...]] = [header]
+    for r in rows:
+        table.append((r["name"], ",".join(r["pairs"]), f"{r['size_mb']} MB", r["quantization"], r["tags"], r["path"]))
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_models_convert(args: argparse.Namespace) -> int:
+    from translator.convert import ConversionError, convert
+
+    try:
+        meta = convert(
+            args.src,
+            args.dest,
+            quantization=args.quantization,
+            source_languages=args.source,
+            target_languages=args.target,
+            name=args.name,
+            force=args.force,
+        )
+    except ConversionError as exc:
+        raise CLIError(str(exc)) from exc
+    pairs = ", ".join(f"{s}->{t}" for s, t in meta.pairs())
+    print(f"converted {args.src} to {args.dest} ({args.quantization}; {pairs}; tags: {meta.tag_style})")
+    return 0
+
+
+def cmd_models_eval(args: argparse.Namespace) -> int:
+    from translator.evaluate import evaluate, multi30k_test, read_lines
+
+    if args.src_file and args.ref_file:
+        src_path, ref_path = args.src_file, args.ref_file
+    elif args.src_file or args.ref_file:
+        raise CLIError("give both --src-file and --ref-file", EXIT_USAGE)
+    else:
+        src_path, ref_path = multi30k_test(args.source, args.target)
+        if not src_path.exists() or not ref_path.exists():
+            raise CLIError(
+                f"no Multi30k test set for {args.source}->{args.target} at {src_path.parent}; "
+                "pass --src-file and --ref-file",
+                EXIT_USAGE,
+            )
+    engine = _engine(args)
+    sources, refs = read_lines(src_path), read_lines(ref_path)
+    if args.limit:
+        sources, refs = sources[: args.limit], refs[: args.limit]
+    try:
+        result, hyps = evaluate(engine, sources, refs, source=args.source, target=args.target)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    if args.output:
+        Path(args.output).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    report = {
+        "model": str(engine.path),
+        "pair": f"{args.source}->{args.target}",
+        "test": str(src_path),
+        "device": engine.device,
+        "compute_type": engine.compute_type,
+        "beam_size": engine.options.beam_size,
+        **result.__dict__,
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_models_bench(args: argparse.Namespace) -> int:
+    from translator.bench_engine import run_engine_bench
+
+    return run_engine_bench(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    print(
+        "translator serve: not built yet (placeholder) - the streaming server arrives with the "
+        "streaming-service issue; use `translator translate` meanwhile.",
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="translator", description="Real-time machine translation on CTranslate2.")
+    parser.add_argument("--version", action="version", version=f"translator {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("translate", help="translate arguments, or standard input line by line")
+    _add_engine_args(p)
+    p.add_argument("text", nargs="*", help="texts to translate (default: each line of standard input)")
+    p.set_defaults(func=cmd_translate)
+
+    models = sub.add_parser("models", help="list, convert, evaluate and benchmark models")
+    msub = models.add_subparsers(dest="models_command", required=True)
+
+    p = msub.add_parser("list", help="the models found and the pairs they translate")
+    p.add_argument("--models", type=Path, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_list)
+
+    from translator.convert import QUANTIZATIONS
+
+    p = msub.add_parser("convert", help="convert a Hugging Face Marian/OPUS-MT or NLLB model")
+    p.add_argument("src", help="Hugging Face model directory (or hub name, which needs network access)")
+    p.add_argument("dest", type=Path, help="output model directory")
+    p.add_argument("--quantization", choices=QUANTIZATIONS, default="int8")
+    p.add_argument("--source", action="append", help="source language (repeatable; default: from the model)")
+    p.add_argument("--target", action="append", help="target language (repeatable; default: from the model)")
+    p.add_argument("--name", help="model name (default: the output directory's name)")
+    p.add_argument("--force", action="store_true", help="overwrite a non-empty DEST")
+    p.set_defaults(func=cmd_models_convert)
+
+    p = msub.add_parser("eval", help="BLEU and chrF on a parallel test set (default: Multi30k test2016)")
+    _add_engine_args(p)
+    p.add_argument("--src-file", type=Path)
+    p.add_argument("--ref-file", type=Path)
+    p.add_argument("--limit", type=int, default=0, help="only the first N lines")
+    p.add_argument("--output", type=Path, help="write the translations here")
+    p.set_defaults(func=cmd_models_eval)
+
+    p = msub.add_parser("bench", help="raw engine speed: compute types, thread settings, batch sizes")
+    _add_engine_args(p)
+    p.add_argument("--src-file", type=Path, help="sentences to translate (default: Multi30k test2016)")
+    p.add_argument("--sentences", type=int, default=200)
+    p.add_argument("--compute-types", default="int8", help="comma-separated, e.g. int8,float32")
+    p.add_argument("--threads", default="1x1", help="comma-separated INTERxINTRA settings, e.g. 1x1,2x1,1x2")
+    p.add_argument("--batch-sizes", default="1,8,32", help="comma-separated batch sizes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_bench)
+
+    p = sub.add_parser("serve", help="run the streaming server (placeholder)")
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(_env("PORT", "8000") or 8000))
+    p.add_argument("--models", type=Path, default=None)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CLIError as exc:
+        print(f"translator: error: {exc}", file=sys.stderr)
+        return exc.code
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

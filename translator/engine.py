@@ -1,0 +1,241 @@
+"""A thin wrapper over a CTranslate2 translator and its SentencePiece models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ctranslate2
+import sentencepiece as spm
+
+from translator.metadata import ModelMetadata
+from translator.segment import split_sentences
+
+DEVICES = ("auto", "cpu", "cuda")
+EOS = "</s>"
+
+
+@dataclass(frozen=True)
+class TranslationOptions:
+    """Decoding settings. The defaults were chosen by measurement (see models/README.md)."""
+
+    beam_size: int = 4
+    # Degenerate-output guard: at most ratio * input tokens + extra output tokens.
+    max_length_ratio: float = 2.0
+    max_length_extra: int = 10
+    # Longer sentences are cut into pieces of at most this many tokens before translation.
+    max_input_tokens: int = 200
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    length_penalty: float = 1.0
+    max_batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError("beam_size must be at least 1")
+        if self.max_length_ratio <= 0 or self.max_length_extra < 0:
+            raise ValueError("max_length_ratio must be positive and max_length_extra not negative")
+        if self.max_input_tokens < 8:
+            raise ValueError("max_input_tokens must be at least 8")
+        if self.max_batch_size < 1:
+            raise ValueError("max_batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class Translation:
+    source: str
+    text: str
+    # Mean log-probability per output token (None for empty input).
+    score: float | None = None
+    # Number of model calls the input was split into (sentences and pieces of long sentences).
+    units: int = 0
+
+
+def resolve_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return device
+
+
+def resolve_compute_type(device: str, compute_type: str | None) -> str:
+    if compute_type in (None, "", "default"):
+        compute_type = "int8_float16" if device == "cuda" else "int8"
+    supported = ctranslate2.get_supported_compute_types(device)
+    if compute_type not in supported:
+        raise ValueError(
+            f"compute type {compute_type!r} is not supported on {device}; supported: {', '.join(sorted(supported))}"
+        )
+    return compute_type
+
+
+@dataclass(frozen=True)
+class _Unit:
+    index: int  # which input text this piece belongs to
+    tokens: tuple[str, ...]
+    prefix: tuple[str, ...]
+
+
+class Engine:
+    """One CTranslate2 model with its tokenizers and language-tag convention."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        inter_threads: int = 1,
+        intra_threads: int = 1,
+        device_index: int = 0,
+        options: TranslationOptions | None = None,
+    ) -> None:
+        self.path = Path(model_dir)
+        self.metadata = ModelMetadata.load(self.path)
+        self.device = resolve_device(device)
+        self.compute_type = resolve_compute_type(self.device, compute_type)
+        self.options = options or TranslationOptions()
+        self._source_sp = spm.SentencePieceProcessor(model_file=str(self.path / self.metadata.source_spm))
+        self._target_sp = spm.SentencePieceProcessor(model_file=str(self.path / self.metadata.target_spm))
+        self._translator = ctranslate2.Translator(
+            str(self.path),
+            device=self.device,
+            device_index=device_index,
+            compute_type=self.compute_type,
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
+        )
+
+    def __repr__(self) -> str:
+        return f"Engine({str(self.path)!r}, device={self.device!r}, compute_type={self.compute_type!r})"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return self.metadata.pairs()
+
+    def _languages(self, source: str | None, target: str | None) -> tuple[str, str]:
+        meta = self.metadata
+        source = source or (meta.source_languages[0] if len(meta.source_languages) == 1 else None)
+        target = target or (meta.target_languages[0] if len(meta.target_languages) == 1 else None)
+        if source is None or target is None:
+            raise ValueError(f"{meta.name} serves several languages: name the source and target")
+        if (source, target) not in meta.pairs():
+            available = ", ".join(f"{s}->{t}" for s, t in meta.pairs())
+            raise ValueError(f"{meta.name} does not translate {source}->{target} (it has {available})")
+        return source, target
+
+    def _source_tokens(self, text: str, source: str, target: str, limit: int) -> list[list[str]]:
+        """Tokenize one sentence; cut it into pieces when it is too long for the model."""
+        tokens: list[str] = self._source_sp.encode(text, out_type=str)
+        pieces = [tokens[i : i + limit] for i in range(0, len(tokens), limit)] or [[]]
+        meta = self.metadata
+        if meta.tag_style == "source_prefix":
+            pieces = [[meta.language_tokens[target], *p] for p in pieces]
+        elif meta.tag_style == "nllb":
+            pieces = [[meta.language_tokens[source], *p] for p in pieces]
+        return [[*p, EOS] for p in pieces]
+
+    def _target_prefix(self, prefix: str | None, target: str) -> list[str]:
+        tokens: list[str] = self._target_sp.encode(prefix, out_type=str) if prefix else []
+        if self.metadata.tag_style == "nllb":
+            tokens = [self.metadata.language_tokens[target], *tokens]
+        return tokens
+
+    def translate(
+        self,
+        texts: Sequence[str],
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        target_prefixes: Sequence[str | None] | None = None,
+        options: TranslationOptions | None = None,
+    ) -> list[Translation]:
+        """Translate many texts in batches. Each text may hold several sentences.
+
+        ``target_prefixes[i]``, when given, forces the translation of ``texts[i]`` to start with
+        that text; such a text is translated as one sentence.
+        """
+        if target_prefixes is not None and len(target_prefixes) != len(texts):
+            raise ValueError("target_prefixes must have one entry per text")
+        source, target = self._languages(source, target)
+        opts = options or self.options
+        units = self._units(texts, source, target, target_prefixes, opts.max_input_tokens)
+        outputs = self._run(units, opts, target)
+        results: list[list[tuple[str, float]]] = [[] for _ in texts]
+        for unit in units:
+            results[unit.index].append(outputs[(unit.tokens, unit.prefix)])
+        translations = []
+        for text, parts in zip(texts, results, strict=True):
+            if not parts:
+                translations.append(Translation(source=text, text=""))
+                continue
+            joined = " ".join(t for t, _ in parts if t)
+            score = sum(s for _, s in parts) / len(parts)
+            translations.append(Translation(source=text, text=joined, score=score, units=len(parts)))
+        return translations
+
+    def translate_text(self, text: str, **kwargs: object) -> str:
+        return self.translate([text], **kwargs)[0].text  # type: ignore[arg-type]
+
+    def _units(
+        self,
+        texts: Sequence[str],
+        source: str,
+        target: str,
+        prefixes: Sequence[str | None] | None,
+        limit: int,
+    ) -> list[_Unit]:
+        units: list[_Unit] = []
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {index} is {type(text).__name__}, not str")
+            prefix = prefixes[index] if prefixes is not None else None
+            if not text.strip():
+                continue
+            sentences = [" ".join(text.split())] if prefix else split_sentences(text)
+            for sentence in sentences:
+                for n, tokens in enumerate(self._source_tokens(sentence, source, target, limit)):
+                    # A forced prefix applies to the first piece only; later pieces of a long
+                    # sentence start free (except for a target-language token).
+                    unit_prefix = self._target_prefix(prefix if n == 0 else None, target)
+                    units.append(_Unit(index, tuple(tokens), tuple(unit_prefix)))
+        return units
+
+    def _run(
+        self, units: list[_Unit], opts: TranslationOptions, target: str
+    ) -> dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, float]]:
+        unique = sorted({(u.tokens, u.prefix) for u in units}, key=lambda k: (len(k[0]), k))
+        # Length-sorted chunks, each with its own decoding bound; submitted together so that a
+        # translator with inter_threads > 1 works on several chunks at once.
+        chunks = [unique[i : i + opts.max_batch_size] for i in range(0, len(unique), opts.max_batch_size)]
+        pending = []
+        for batch in chunks:
+            longest = max(len(tokens) for tokens, _ in batch)
+            longest_prefix = max(len(prefix) for _, prefix in batch)
+            bound = math.ceil(opts.max_length_ratio * longest) + opts.max_length_extra + longest_prefix
+            futures = self._translator.translate_batch(
+                [list(tokens) for tokens, _ in batch],
+                target_prefix=[list(p) if p else None for _, p in batch],
+                beam_size=opts.beam_size,
+                max_decoding_length=bound,
+                max_input_length=0,
+                no_repeat_ngram_size=opts.no_repeat_ngram_size,
+                repetition_penalty=opts.repetition_penalty,
+                length_penalty=opts.length_penalty,
+                return_scores=True,
+                asynchronous=True,
+            )
+            pending.append((batch, futures))
+        outputs: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, float]] = {}
+        tag = self.metadata.language_tokens.get(target) if self.metadata.tag_style == "nllb" else None
+        for batch, futures in pending:
+            for key, future in zip(batch, futures, strict=True):
+                result = future.result()
+                hyp = list(result.hypotheses[0])
+                if tag is not None and hyp and hyp[0] == tag:
+                    hyp = hyp[1:]
+                score = float(result.scores[0]) if result.scores else 0.0
+                outputs[key] = (self._target_sp.decode(hyp), score)
+        return outputs

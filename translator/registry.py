@@ -1,0 +1,114 @@
+"""Discover the models under a directory and answer "which model translates X to Y"."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from translator.engine import Engine, TranslationOptions
+from translator.metadata import MetadataError, ModelMetadata
+
+MODEL_FILE = "model.bin"
+
+
+def default_models_dir() -> Path:
+    """``$TRANSLATOR_MODELS``, else the ``models/`` directory shipped beside the package."""
+    env = os.environ.get("TRANSLATOR_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+class UnknownPairError(LookupError):
+    def __init__(self, source: str, target: str, available: list[tuple[str, str]]) -> None:
+        self.source, self.target, self.available = source, target, available
+        pairs = ", ".join(f"{s}->{t}" for s, t in available) or "none"
+        super().__init__(f"no model translates {source}->{target}; available pairs: {pairs}")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    path: Path
+    metadata: ModelMetadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+
+def discover(root: Path) -> tuple[list[ModelEntry], list[str]]:
+    """Every directory under ``root`` (itself included) holding a model and its metadata.
+
+    Returns the models sorted by path, and a warning for each model directory that could not be read.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return [], [f"{root} is not a directory"]
+    entries: list[ModelEntry] = []
+    problems: list[str] = []
+    for model_file in sorted(root.rglob(MODEL_FILE)):
+        directory = model_file.parent
+        try:
+            entries.append(ModelEntry(directory, ModelMetadata.load(directory)))
+        except MetadataError as exc:
+            problems.append(f"skipped {directory}: {exc} (convert it with `translator models convert`)")
+    return entries, problems
+
+
+class Registry:
+    """The models found under one directory; engines are loaded on first use and then shared."""
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        *,
+        device: str = "auto",
+        compute_type: str | None = None,
+        inter_threads: int = 1,
+        intra_threads: int = 1,
+        options: TranslationOptions | None = None,
+    ) -> None:
+        self.root = Path(root) if root is not None else default_models_dir()
+        self.entries, self.problems = discover(self.root)
+        self._engine_args = dict(
+            device=device,
+            compute_type=compute_type,
+            inter_threads=inter_threads,
+            intra_threads=intra_threads,
+            options=options,
+        )
+        self._engines: dict[Path, Engine] = {}
+        self._lock = threading.Lock()
+
+    def pairs(self) -> list[tuple[str, str]]:
+        seen: dict[tuple[str, str], None] = {}
+        for entry in self.entries:
+            for pair in entry.metadata.pairs():
+                seen.setdefault(pair, None)
+        return sorted(seen)
+
+    def languages(self) -> list[str]:
+        return sorted({lang for pair in self.pairs() for lang in pair})
+
+    def find(self, source: str, target: str) -> ModelEntry:
+        """The model for ``source``->``target``: a single-pair model is preferred over a multilingual one."""
+        source, target = source.strip().lower(), target.strip().lower()
+        candidates = [e for e in self.entries if (source, target) in e.metadata.pairs()]
+        if not candidates:
+            raise UnknownPairError(source, target, self.pairs())
+        return min(candidates, key=lambda e: len(e.metadata.pairs()))
+
+    def engine(self, source: str, target: str) -> Engine:
+        entry = self.find(source, target)
+        with self._lock:
+            engine = self._engines.get(entry.path)
+            if engine is None:
+                engine = Engine(entry.path, **self._engine_args)  # type: ignore[arg-type]
+                self._engines[entry.path] = engine
+            return engine
