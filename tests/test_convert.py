@@ -13,6 +13,7 @@ pytest.importorskip("transformers", reason="conversion needs the 'convert' extra
 pytest.importorskip("torch", reason="conversion needs the 'convert' extra")
 
 from tests.tiny_marian import make_tiny_marian
+from tests.tiny_nllb import make_tiny_nllb
 from translator.convert import ConversionError, convert
 from translator.engine import Engine
 from translator.metadata import ModelMetadata
@@ -29,6 +30,11 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_multi_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_marian(tmp_path_factory.mktemp("hf") / "tiny-multi", tags=(">>deu<<", ">>fra<<"))
+
+
+@pytest.fixture(scope="module")
+def tiny_nllb_hf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_nllb(tmp_path_factory.mktemp("hf") / "tiny-nllb")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -124,3 +130,65 @@ def test_clear_errors_for_bad_sources(tmp_path: Path) -> None:
         convert(str(tmp_path), tmp_path / "out")
     with pytest.raises(ConversionError, match="unknown quantization"):
         convert(str(tmp_path), tmp_path / "out", quantization="int3")
+
+
+def test_nllb_conversion_and_language_tokens(
+    tiny_nllb_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = tmp_path / "nllb"
+    meta = convert(str(tiny_nllb_hf), dest, source_languages=["en"], target_languages=["de", "fr"])
+    assert meta.tag_style == "nllb"
+    assert meta.language_tokens == {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn"}
+    assert meta.pairs() == [("en", "de"), ("en", "fr")]
+    assert meta.source_spm == meta.target_spm == "sentencepiece.bpe.model"
+    assert ModelMetadata.load(dest) == meta
+    for name in ("model.bin", "sentencepiece.bpe.model", "translator.json", "config.json"):
+        assert (dest / name).is_file(), name
+
+    engine = Engine(dest, device="cpu")
+    tokens = engine._source_tokens("A man.", "en", "de", 200)[0]
+    assert tokens[0] == "eng_Latn" and tokens[-1] == "</s>"
+    assert len(tokens) > 2
+    assert engine._target_prefix(None, "de") == ["deu_Latn"]
+    assert engine._target_prefix(None, "fr") == ["fra_Latn"]
+
+    calls = []
+    real = engine._translator
+
+    class Spy:
+        def translate_batch(self, *args, **kwargs):
+            calls.append((args, kwargs))
+            return real.translate_batch(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_translator", Spy())
+    result = engine.translate(["A man."], source="en", target="de")[0]
+    assert isinstance(result.text, str) and result.units == 1
+    assert not result.text.startswith("deu_Latn")
+    # CTranslate2 returns the forced target-language token as the first output token; the engine
+    # must drop it and decode only what follows. (A random model may emit any token after it.)
+    [(args, kwargs)] = calls
+    assert args[0] == [tokens] and kwargs["target_prefix"] == [["deu_Latn"]]
+    raw = real.translate_batch(*args, **{**kwargs, "asynchronous": False})[0].hypotheses[0]
+    assert raw[0] == "deu_Latn"
+    assert result.text == engine._target_sp.decode(raw[1:])
+    with pytest.raises(ValueError, match=r"does not translate en->es"):
+        engine.translate(["A man."], source="en", target="es")
+
+
+def test_nllb_without_flags_serves_every_detected_language(tiny_nllb_hf: Path, tmp_path: Path) -> None:
+    meta = convert(str(tiny_nllb_hf), tmp_path / "all")
+    assert meta.tag_style == "nllb"
+    assert meta.source_languages == meta.target_languages
+    assert set(meta.source_languages) == set(meta.language_tokens)
+    # Languages with an ISO 639-1 code get it; the rest keep NLLB's ISO 639-3 code.
+    assert {"en", "de", "fr", "zul"} <= set(meta.source_languages)
+    assert meta.language_tokens["en"] == "eng_Latn" and meta.language_tokens["zul"] == "zul_Latn"
+    assert len(meta.language_tokens) > 150
+    assert ("de", "en") in meta.pairs() and ("en", "en") not in meta.pairs()
+
+
+def test_nllb_language_missing_from_the_vocabulary_is_refused(tiny_nllb_hf: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConversionError, match="'xx' has no tag"):
+        convert(str(tiny_nllb_hf), tmp_path / "out", source_languages=["en"], target_languages=["xx"])
+    # The model was converted before the languages were checked: nothing of it may remain.
+    assert not (tmp_path / "out").exists()

@@ -98,6 +98,8 @@ def test_decoding_length_guard(en_de: Engine) -> None:
     tokens = len(en_de._source_sp.encode(text)) + 1
     result = en_de.translate([text], options=options)[0]
     assert len(en_de._target_sp.encode(result.text)) <= math.ceil(0.5 * tokens)
+    capped = en_de.translate([text], options=TranslationOptions(max_output_tokens=3))[0]
+    assert len(en_de._target_sp.encode(capped.text)) <= 3
 
 
 def test_target_prefix_is_kept(en_de: Engine) -> None:
@@ -125,6 +127,8 @@ def test_options_are_validated() -> None:
         TranslationOptions(max_batch_size=0)
     with pytest.raises(ValueError):
         TranslationOptions(max_length_ratio=0)
+    with pytest.raises(ValueError):
+        TranslationOptions(max_output_tokens=0)
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")

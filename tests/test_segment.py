@@ -1,4 +1,4 @@
-from translator.segment import split_sentences
+from translator.segment import cut_complete, split_sentences
 
 
 def test_splits_on_sentence_punctuation() -> None:
@@ -38,3 +38,23 @@ def test_empty_and_blank_text() -> None:
 def test_no_text_is_lost() -> None:
     text = "One. Two!  Three?\nFour … five. Six"
     assert " ".join(split_sentences(text)).split() == text.split()
+
+
+def test_cut_complete_waits_for_the_next_sentence() -> None:
+    assert cut_complete("A man walks.") == ([], "A man walks.")
+    assert cut_complete("A man walks. ") == ([], "A man walks. ")
+    assert cut_complete("A man walks. The") == (["A man walks."], "The")
+    assert cut_complete("One. Two! Three") == (["One.", "Two!"], "Three")
+    assert cut_complete("Mr. Smith") == ([], "Mr. Smith")
+
+
+def test_cut_complete_line_breaks_complete_everything_before_them() -> None:
+    assert cut_complete("first line\nsecond. Third\n") == (["first line", "second.", "Third"], "")
+    assert cut_complete("a\r\n\nb") == (["a"], "b")
+    assert cut_complete("\n\n") == ([], "")
+
+
+def test_cut_complete_is_consistent_with_split_sentences() -> None:
+    text = "Hello there. How are you?\nFine, thanks! And you"
+    complete, rest = cut_complete(text)
+    assert complete + split_sentences(rest) == split_sentences(text)

@@ -206,12 +206,42 @@ def cmd_models_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    print(
-        "translator serve: not built yet (placeholder) - the streaming server arrives with the "
-        "streaming-service issue; use `translator translate` meanwhile.",
-        file=sys.stderr,
+    import logging
+
+    import uvicorn
+
+    from translator.app import create_app
+    from translator.config import ServerConfig
+
+    try:
+        config = ServerConfig.from_env(
+            host=args.host,
+            port=args.port,
+            models=args.models,
+            device=args.device,
+            compute_type=args.compute_type,
+            inter_threads=args.inter_threads,
+            intra_threads=args.intra_threads,
+            beam_size=args.beam_size,
+            cache_size=args.cache_size,
+            max_text_chars=args.max_text_chars,
+            ws=args.ws,
+            log_level=args.log_level,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from exc
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        ws=config.ws,
+        ws_max_size=config.max_message_bytes,
+        ws_per_message_deflate=False,
+        log_level=config.log_level,
+        lifespan="on",
     )
-    return EXIT_USAGE
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,10 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_bench)
 
-    p = sub.add_parser("serve", help="run the streaming server (placeholder)")
-    p.add_argument("--host", default=_env("HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(_env("PORT", "8000") or 8000))
-    p.add_argument("--models", type=Path, default=None)
+    p = sub.add_parser("serve", help="run the streaming WebSocket and REST server")
+    p.add_argument("--host", help="interface to listen on (env TRANSLATOR_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env TRANSLATOR_PORT, default 8000)")
+    p.add_argument("--models", type=Path, help="models directory (env TRANSLATOR_MODELS)")
+    p.add_argument("--device", choices=DEVICES, help="env TRANSLATOR_DEVICE, default auto")
+    p.add_argument("--compute-type", help="env TRANSLATOR_COMPUTE_TYPE, default int8 (CPU) / int8_float16 (CUDA)")
+    p.add_argument("--inter-threads", type=int, help="parallel translations (env TRANSLATOR_INTER_THREADS, default 1)")
+    p.add_argument(
+        "--intra-threads", type=int, help="threads per translation (env TRANSLATOR_INTRA_THREADS, default 1)"
+    )
+    p.add_argument("--beam-size", type=int, help="env TRANSLATOR_BEAM_SIZE, default 4")
+    p.add_argument("--cache-size", type=int, help="phrase cache entries (env TRANSLATOR_CACHE_SIZE, default 10000)")
+    p.add_argument("--max-text-chars", type=int, help="env TRANSLATOR_MAX_TEXT_CHARS, default 10000")
+    p.add_argument(
+        "--ws",
+        choices=("websockets-sansio", "websockets", "wsproto"),
+        help="uvicorn WebSocket implementation (env TRANSLATOR_WS, default websockets-sansio)",
+    )
+    p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)
     return parser
 

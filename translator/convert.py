@@ -24,6 +24,8 @@ ISO3 = {
     "sl": "slv", "sv": "swe", "tr": "tur", "uk": "ukr", "vi": "vie", "zh": "zho",
 }  # fmt: skip
 ISO1 = {v: k for k, v in ISO3.items()}
+# Where NLLB names a language by a more specific code than ISO3 gives (macrolanguages, scripts).
+NLLB_PREFERRED = {"ar": "arb_Arab", "lv": "lvs_Latn", "no": "nob_Latn", "zh": "zho_Hans", "et": "est_Latn"}
 _OPUS_NAME = re.compile(r"opus-mt-(?:tc-[a-z]+-)?([a-z]{2,3})-([a-z]{2,3})(?:$|[-_])")
 _MARIAN_TAG = re.compile(r"^>>([a-z]{2,3}(?:_[A-Za-z]+)?)<<$")
 _NLLB_TAG = re.compile(r"^([a-z]{3})_([A-Z][a-z]{3})$")
@@ -124,42 +126,50 @@ def convert(
         shutil.rmtree(dest, ignore_errors=True)
         raise ConversionError(f"conversion of {src} failed: {exc}") from exc
 
-    vocab = _vocabulary(dest)
-    tag_style = "none"
-    tokens: dict[str, str] = {}
-    sources = list(source_languages or [])
-    targets = list(target_languages or [])
-    named_sources, named_targets = _languages_from_name(src)
-    if model_type == "marian":
-        tags = {}
-        for token in vocab:
-            match = _MARIAN_TAG.match(token)
-            if match:
-                code = match.group(1)
-                tags[ISO1.get(code, code)] = token
-        if tags:
-            tag_style = "source_prefix"
-            tokens = _pick(targets, tags, "target")
+    # A language problem found after converting must not leave a half-made model behind.
+    try:
+        vocab = _vocabulary(dest)
+        tag_style = "none"
+        tokens: dict[str, str] = {}
+        sources = list(source_languages or [])
+        targets = list(target_languages or [])
+        named_sources, named_targets = _languages_from_name(src)
+        if model_type == "marian":
+            tags = {}
+            for token in vocab:
+                match = _MARIAN_TAG.match(token)
+                if match:
+                    code = match.group(1)
+                    tags[ISO1.get(code, code)] = token
+            if tags:
+                tag_style = "source_prefix"
+                tokens = _pick(targets, tags, "target")
+                targets = targets or sorted(tokens)
+            sources = sources or named_sources
+            targets = targets or named_targets
+        else:
+            tags = {}
+            for token in vocab:
+                nllb, m2m = _NLLB_TAG.match(token), _M2M_TAG.match(token)
+                code = nllb.group(1) if nllb else (m2m.group(1) if m2m else None)
+                if code is not None:
+                    tags.setdefault(ISO1.get(code, code), token)
+            vocab_set = set(vocab)
+            for lang, token in NLLB_PREFERRED.items():
+                if token in vocab_set:
+                    tags[lang] = token
+            if not tags:
+                raise ConversionError("found no language tokens in this model's vocabulary")
+            tag_style = "nllb"
+            requested = sorted(set(sources) | set(targets))
+            tokens = _pick(requested or None, tags, "requested")
+            sources = sources or sorted(tokens)
             targets = targets or sorted(tokens)
-        sources = sources or named_sources
-        targets = targets or named_targets
-    else:
-        tags = {}
-        for token in vocab:
-            nllb, m2m = _NLLB_TAG.match(token), _M2M_TAG.match(token)
-            code = nllb.group(1) if nllb else (m2m.group(1) if m2m else None)
-            if code is not None:
-                tags.setdefault(ISO1.get(code, code), token)
-        if not tags:
-            raise ConversionError("found no language tokens in this model's vocabulary")
-        tag_style = "nllb"
-        requested = sorted(set(sources) | set(targets))
-        tokens = _pick(requested or None, tags, "requested")
-        sources = sources or sorted(tokens)
-        targets = targets or sorted(tokens)
-    if not sources or not targets:
+        if not sources or not targets:
+            raise ConversionError("cannot tell the model's languages: pass --source and --target")
+    except ConversionError:
         shutil.rmtree(dest, ignore_errors=True)
-        raise ConversionError("cannot tell the model's languages: pass --source and --target")
+        raise
     metadata = ModelMetadata(
         name=name or dest.name,
         source_languages=tuple(sources),

@@ -25,6 +25,8 @@ class TranslationOptions:
     # Degenerate-output guard: at most ratio * input tokens + extra output tokens.
     max_length_ratio: float = 2.0
     max_length_extra: int = 10
+    # Absolute cap on output tokens per sentence (or piece of a long sentence).
+    max_output_tokens: int = 512
     # Longer sentences are cut into pieces of at most this many tokens before translation.
     max_input_tokens: int = 200
     no_repeat_ngram_size: int = 0
@@ -37,6 +39,8 @@ class TranslationOptions:
             raise ValueError("beam_size must be at least 1")
         if self.max_length_ratio <= 0 or self.max_length_extra < 0:
             raise ValueError("max_length_ratio must be positive and max_length_extra not negative")
+        if self.max_output_tokens < 1:
+            raise ValueError("max_output_tokens must be at least 1")
         if self.max_input_tokens < 8:
             raise ValueError("max_input_tokens must be at least 8")
         if self.max_batch_size < 1:
@@ -214,7 +218,8 @@ class Engine:
         for batch in chunks:
             longest = max(len(tokens) for tokens, _ in batch)
             longest_prefix = max(len(prefix) for _, prefix in batch)
-            bound = math.ceil(opts.max_length_ratio * longest) + opts.max_length_extra + longest_prefix
+            bound = min(math.ceil(opts.max_length_ratio * longest) + opts.max_length_extra, opts.max_output_tokens)
+            bound += longest_prefix
             futures = self._translator.translate_batch(
                 [list(tokens) for tokens, _ in batch],
                 target_prefix=[list(p) if p else None for _, p in batch],

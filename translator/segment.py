@@ -13,6 +13,10 @@ _MONTHS = frozenset("januar jänner februar märz april mai juni juli august sep
 _BOUNDARY = re.compile(r"([.!?…]+[\"'”’»)\]]*)(\s+)(?=\S)")
 
 
+# The characters str.splitlines() breaks on.
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
 def split_sentences(text: str) -> list[str]:
     """Split ``text`` into sentences; line breaks always end a sentence.
 
@@ -21,17 +25,39 @@ def split_sentences(text: str) -> list[str]:
     """
     sentences: list[str] = []
     for line in text.splitlines():
-        start = 0
-        for match in _BOUNDARY.finditer(line):
-            end = match.end(1)
-            candidate = line[start:end]
-            if _is_boundary(candidate, line[match.end() :]):
+        complete, rest = _split_line(line)
+        sentences.extend(complete)
+        if rest.strip():
+            sentences.append(rest.strip())
+    return sentences
+
+
+def cut_complete(text: str) -> tuple[list[str], str]:
+    """Split off the sentences of a growing text that the text after them shows to be complete.
+
+    A sentence is complete when a line break follows it, or when sentence-final punctuation, white
+    space and the start of a new sentence follow it. Returns the complete sentences (stripped) and
+    the rest of the text, unchanged, which may still grow into a sentence.
+    """
+    breaks = list(_LINE_BREAK.finditer(text))
+    complete: list[str] = []
+    if breaks:
+        complete.extend(split_sentences(text[: breaks[-1].start()]))
+        text = text[breaks[-1].end() :]
+    done, rest = _split_line(text)
+    return complete + done, rest
+
+
+def _split_line(line: str) -> tuple[list[str], str]:
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(line):
+        candidate = line[start : match.end(1)]
+        if _is_boundary(candidate, line[match.end() :]):
+            if candidate.strip():
                 sentences.append(candidate.strip())
-                start = match.end()
-        rest = line[start:].strip()
-        if rest:
-            sentences.append(rest)
-    return [s for s in sentences if s]
+            start = match.end()
+    return sentences, line[start:]
 
 
 def _is_boundary(before: str, after: str) -> bool:

@@ -128,6 +128,11 @@ def train(args: argparse.Namespace) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
     state = {"step": 0, "epoch": 0, "batch_index": 0, "seconds": 0.0}
     ckpt_path = run / "checkpoint.pt"
+    if not ckpt_path.exists() and args.init is not None:
+        # Continue from exported weights (e.g. the committed resume snapshot) with a fresh optimizer.
+        model.load_state_dict({k: v.float() for k, v in torch.load(args.init, map_location="cpu").items()})
+        state["step"] = args.init_step
+        print(f"initialized from {args.init} at step {state['step']}", flush=True)
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ckpt["model"])
@@ -269,6 +274,8 @@ def main() -> None:
     parser.add_argument("--report-every", type=int, default=50)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)
     parser.add_argument("--keep", type=int, default=5)
+    parser.add_argument("--init", type=Path, help="start a new run from these weights (a .pt state dict)")
+    parser.add_argument("--init-step", type=int, default=0, help="step count to continue from with --init")
     parser.add_argument("--export", type=Path, help="export a HF model directory instead of training")
     parser.add_argument("--average", type=int, default=3, help="snapshots to average on export")
     args = parser.parse_args()

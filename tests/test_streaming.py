@@ -1,0 +1,151 @@
+"""The pure streaming state machine, driven by a deterministic stand-in translation function.
+
+The stand-in is not a model: it lets these tests check the bookkeeping (numbering, ordering,
+prefix guarantees) exactly. The real model is exercised end to end in tests/test_server.py.
+"""
+
+from __future__ import annotations
+
+import random
+
+from translator.streaming import FinalJob, PartialJob, StreamState, keep_prefix
+
+
+def fake_translate(source: str, prefix: str) -> str:
+    """Word-by-word 'translation' that revises its last word, like a real model on a growing input."""
+    words = [w.upper() for w in source.split()]
+    if words:
+        words[-1] = words[-1] + "?"  # the tail is unsure
+    return keep_prefix(prefix, " ".join(words))
+
+
+def drive(state: StreamState, messages: list[dict[str, object]]) -> None:
+    """Translate everything the state asks for, as a server's worker does."""
+    for job in state.take_finals():
+        messages.append(
+            StreamState.final_message(job, fake_translate(job.source, job.prefix), cached=False, latency_ms=0.0)
+        )
+    job = state.partial_job()
+    if job is not None:
+        message = state.partial_result(job, fake_translate(job.source, job.prefix))
+        if message is not None:
+            messages.append(message)
+
+
+def check_guarantees(messages: list[dict[str, object]], expected_sources: list[str]) -> None:
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [m["segment"] for m in finals] == list(range(len(expected_sources)))
+    assert [m["source"] for m in finals] == expected_sources
+    stable: dict[object, str] = {}
+    finished: set[object] = set()
+    for m in messages:
+        seg = m["segment"]
+        assert seg not in finished, f"message for segment {seg} after its final"
+        if m["type"] == "partial":
+            assert str(m["stable"]).startswith(stable.get(seg, ""))
+            stable[seg] = str(m["stable"])
+        else:
+            assert str(m["text"]).startswith(stable.get(seg, ""))
+            finished.add(seg)
+
+
+def test_sentence_is_final_once_the_next_one_starts() -> None:
+    state = StreamState()
+    state.append("A man walks.")
+    assert state.take_finals() == []
+    state.append(" The")
+    assert state.take_finals() == [FinalJob(0, "A man walks.", "", 0.0)]
+    assert state.next_segment == 1
+    assert state.open_text == "The"
+
+
+def test_commit_finalizes_all_open_text() -> None:
+    state = StreamState()
+    state.append("Hello there")
+    state.commit(now=5.0)
+    assert state.take_finals() == [FinalJob(0, "Hello there", "", 5.0)]
+    assert state.open_text == "" and state.next_segment == 1
+    state.commit()
+    assert state.take_finals() == []
+
+
+def test_word_being_typed_is_held_back_from_partials() -> None:
+    state = StreamState()
+    state.append("A man is rid")
+    assert state.partial_job() == PartialJob(0, "A man is", "")
+    state.append("i")
+    assert state.partial_job() is None  # nothing new to translate
+    state.append("ng ")
+    assert state.partial_job() == PartialJob(0, "A man is riding", "")
+
+
+def test_replace_uses_the_whole_hypothesis() -> None:
+    state = StreamState()
+    state.replace("hello how are")
+    assert state.partial_job() == PartialJob(0, "hello how are", "")
+    state.replace("hello how are you. I am")
+    assert state.take_finals() == [FinalJob(0, "hello how are you.", "", 0.0)]
+    assert state.partial_job() == PartialJob(1, "I am", "")
+
+
+def test_local_agreement_grows_the_stable_prefix() -> None:
+    state = StreamState()
+    state.append("a b c ")
+    job = state.partial_job()
+    assert job is not None
+    first = state.partial_result(job, "A B C")
+    assert first is not None and first["stable"] == "" and first["unstable"] == "A B C"
+    state.append("d ")
+    job = state.partial_job()
+    assert job is not None
+    second = state.partial_result(job, "A B X D")
+    # "A B" agree and are followed by another word in both translations.
+    assert second is not None and second["stable"] == "A B" and second["unstable"] == " X D"
+    state.commit()
+    final = state.take_finals()[0]
+    assert final.prefix == "A B"
+
+
+def test_late_partial_for_a_finished_segment_is_dropped() -> None:
+    state = StreamState()
+    state.append("One two ")
+    job = state.partial_job()
+    assert job is not None
+    state.append("three. Four")
+    assert [f.segment for f in state.take_finals()] == [0]
+    assert state.partial_result(job, "EINS ZWEI") is None
+
+
+def test_keep_prefix_safety_net() -> None:
+    assert keep_prefix("Ein Mann", "Ein Mann fährt.") == "Ein Mann fährt."
+    assert keep_prefix("Ein Mann", "Eine Frau fährt.") == "Ein Mann fährt."
+    assert keep_prefix("Ein Mann geht", "Ein") == "Ein Mann geht"
+    assert keep_prefix("", "x") == "x"
+
+
+def test_random_chunking_keeps_every_guarantee() -> None:
+    paragraph = (
+        "A man is riding a bicycle. Two dogs play in the snow! Where is the station? "
+        "The weather is nice today. She said no."
+    )
+    sentences = [
+        "A man is riding a bicycle.",
+        "Two dogs play in the snow!",
+        "Where is the station?",
+        "The weather is nice today.",
+        "She said no.",
+    ]
+    rng = random.Random(7)
+    for _ in range(50):
+        state = StreamState()
+        messages: list[dict[str, object]] = []
+        pos = 0
+        while pos < len(paragraph):
+            size = rng.randint(1, 12)
+            state.append(paragraph[pos : pos + size])
+            pos += size
+            if rng.random() < 0.7:
+                drive(state, messages)
+        state.commit()
+        drive(state, messages)
+        check_guarantees(messages, sentences)

@@ -1,0 +1,279 @@
+"""The streaming protocol against a real server process, with a real WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from translator.segment import cut_complete
+
+from .conftest import Server
+
+PARAGRAPH = (
+    "A man is riding a bicycle down the street. Two dogs are playing in the snow! "
+    "Where is the train station? A woman in a red dress is reading a book."
+)
+SENTENCES = [
+    "A man is riding a bicycle down the street.",
+    "Two dogs are playing in the snow!",
+    "Where is the train station?",
+    "A woman in a red dress is reading a book.",
+]
+
+
+async def open_stream(server: Server, query: str = "source=en&target=de") -> tuple[ClientConnection, dict[str, Any]]:
+    ws = await connect(f"{server.ws}/v1/stream?{query}", open_timeout=30)
+    ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    return ws, ready
+
+
+async def send(ws: ClientConnection, kind: str, text: str | None = None) -> None:
+    message: dict[str, Any] = {"type": kind}
+    if text is not None:
+        message["text"] = text
+    await ws.send(json.dumps(message))
+
+
+async def receive_until(ws: ClientConnection, finals: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Messages until ``finals`` final messages have arrived (bounded in time)."""
+    messages: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while sum(m["type"] == "final" for m in messages) < finals:
+            messages.append(json.loads(await ws.recv()))
+    return messages
+
+
+async def drain(ws: ClientConnection, quiet: float = 0.5) -> list[dict[str, Any]]:
+    """Whatever arrives until the connection has been quiet for ``quiet`` seconds."""
+    messages = []
+    try:
+        while True:
+            messages.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
+    except TimeoutError:
+        return messages
+
+
+def check_guarantees(messages: list[dict[str, Any]], sources: list[str], first_segment: int = 0) -> None:
+    """Segments in order from first_segment, one final each, no partial after it, stable only grows."""
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [m["segment"] for m in finals] == list(range(first_segment, first_segment + len(sources)))
+    assert [m["source"] for m in finals] == sources
+    stable: dict[int, str] = {}
+    done: set[int] = set()
+    for m in messages:
+        if m["type"] not in ("partial", "final"):
+            continue
+        seg = m["segment"]
+        assert seg not in done, f"{m['type']} for segment {seg} after its final"
+        if m["type"] == "partial":
+            assert m["stable"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert set(m) == {"type", "segment", "source", "stable", "unstable"}
+            stable[seg] = m["stable"]
+        else:
+            assert m["text"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert m["text"]
+            assert isinstance(m["cached"], bool) and m["latency_ms"] >= 0
+            done.add(seg)
+
+
+async def test_ready_message(server: Server) -> None:
+    ws, ready = await open_stream(server)
+    assert ready["type"] == "ready" and ready["source"] == "en" and ready["target"] == "de"
+    assert ready["model"] == "en-de" and ready["protocol"] == 1
+    await ws.close()
+
+
+@pytest.mark.parametrize("query", ["source=en&target=xx", "source=en", ""])
+async def test_unknown_or_missing_pair_is_refused_with_1008(server: Server, query: str) -> None:
+    ws = await connect(f"{server.ws}/v1/stream?{query}", open_timeout=30)
+    error = json.loads(await ws.recv())
+    assert error["type"] == "error" and error["code"] in ("unknown_pair", "missing_language")
+    if "xx" in query:
+        assert "en->de" in error["message"]
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 1008
+
+
+async def test_word_by_word_paragraph_keeps_every_guarantee(server: Server) -> None:
+    """Like a speaker: each word is sent once the translation of the previous one is shown."""
+    ws, _ = await open_stream(server)
+    messages: list[dict[str, Any]] = []
+    typed = ""
+    for word in PARAGRAPH.split(" "):
+        typed += word + " "
+        await send(ws, "append", word + " ")
+        expected = " ".join(cut_complete(typed)[1].split())
+        async with asyncio.timeout(60):
+            while not (messages and messages[-1]["type"] == "partial" and messages[-1]["source"] == expected):
+                messages.append(json.loads(await ws.recv()))
+    await send(ws, "commit")
+    messages += await receive_until(ws, finals=1)
+    check_guarantees(messages, SENTENCES)
+    partials = [m for m in messages if m["type"] == "partial"]
+    assert len(partials) >= len(PARAGRAPH.split(" "))
+    # Stable text appears before the sentence ends, and the final starts with it.
+    assert any(m["stable"] for m in partials)
+    # Nothing after the last final: the stream is settled.
+    assert await drain(ws) == []
+    await ws.close()
+
+
+async def test_chunks_that_split_words_and_sentences(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    for i in range(0, len(PARAGRAPH), 7):
+        await send(ws, "append", PARAGRAPH[i : i + 7])
+    await send(ws, "commit")
+    check_guarantees(await receive_until(ws, finals=len(SENTENCES)), SENTENCES)
+    await ws.close()
+
+
+async def test_sentence_is_final_when_the_next_begins(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    await send(ws, "append", "A dog runs through the grass.")
+    await drain(ws, quiet=1.0)  # partials only: the sentence might still go on
+    await send(ws, "append", " The")
+    messages = await receive_until(ws, finals=1)
+    final = messages[-1]
+    assert final["segment"] == 0 and final["source"] == "A dog runs through the grass."
+    await send(ws, "append", " sun is shining.")
+    await send(ws, "commit")
+    messages = await receive_until(ws, finals=1)
+    assert messages[-1]["segment"] == 1 and messages[-1]["source"] == "The sun is shining."
+    await ws.close()
+
+
+async def test_replace_revises_the_open_text(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    for hypothesis in ["a man", "a man is writing", "a man is riding a", "A man is riding a bicycle"]:
+        await send(ws, "replace", hypothesis)
+        await asyncio.sleep(0.05)
+    await send(ws, "commit")
+    messages = await receive_until(ws, finals=1)
+    check_guarantees(messages, ["A man is riding a bicycle"])
+    partial_sources = [m["source"] for m in messages if m["type"] == "partial"]
+    assert all(
+        s in ["a man", "a man is writing", "a man is riding a", "A man is riding a bicycle"] for s in partial_sources
+    )
+    # After a commit the next text is a new segment.
+    await send(ws, "replace", "Two dogs play.")
+    await send(ws, "commit")
+    messages = await receive_until(ws, finals=1)
+    assert messages[-1]["segment"] == 1 and messages[-1]["source"] == "Two dogs play."
+    await ws.close()
+
+
+async def test_repeated_sentence_is_answered_from_the_cache(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    sentence = "The children are eating ice cream on a sunny afternoon."
+    await send(ws, "append", sentence)
+    await send(ws, "commit")
+    first = (await receive_until(ws, finals=1))[-1]
+    await send(ws, "append", sentence)
+    await send(ws, "commit")
+    second = (await receive_until(ws, finals=1))[-1]
+    assert first["cached"] is False and second["cached"] is True
+    assert second["text"] == first["text"] and second["segment"] == 1
+    await ws.close()
+
+
+async def test_bad_messages_get_errors_and_the_connection_stays_usable(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    await send(ws, "append", "A man is sleeping")  # accepted before the bad messages
+    bad = [
+        ("{not json", "invalid_json"),
+        ("[1, 2]", "invalid_message"),
+        (json.dumps({"type": "shout", "text": "x"}), "unknown_type"),
+        (json.dumps({"type": "append"}), "invalid_text"),
+        (json.dumps({"type": "append", "text": 5}), "invalid_text"),
+    ]
+    for raw, _ in bad:
+        await ws.send(raw)
+    await ws.send(b"\x00binary")
+    messages = await drain(ws, quiet=1.5)
+    errors = [m for m in messages if m["type"] == "error"]
+    assert [e["code"] for e in errors] == [code for _, code in bad] + ["invalid_message"]
+    assert all(e["message"] for e in errors)
+    await send(ws, "append", " on a bench.")
+    await send(ws, "commit")
+    final = (await receive_until(ws, finals=1))[-1]
+    assert final["source"] == "A man is sleeping on a bench."
+    await send(ws, "ping")
+    assert (await drain(ws)) == [{"type": "pong"}]
+    await ws.close()
+
+
+async def test_empty_and_too_long_text(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    await send(ws, "append", "")
+    await send(ws, "append", "   ")
+    await send(ws, "commit")
+    assert await drain(ws) == []  # nothing to translate, nothing sent
+    await send(ws, "append", "A girl is jumping")
+    await send(ws, "append", "x" * 20_000)  # over the 10,000-character open-text limit
+    error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    while error["type"] == "partial":
+        error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    assert error["type"] == "error" and error["code"] == "text_too_long"
+    await send(ws, "append", " into the lake.")
+    await send(ws, "commit")
+    final = (await receive_until(ws, finals=1))[-1]
+    assert final["source"] == "A girl is jumping into the lake."  # nothing accepted was lost
+    await ws.close()
+
+
+async def test_long_sentence_without_punctuation(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    text = " ".join(["the red car drives past the old house"] * 40)
+    await send(ws, "append", text)
+    await send(ws, "commit")
+    final = (await receive_until(ws, finals=1, timeout=120))[-1]
+    assert final["source"] == text and final["text"]
+    await ws.close()
+
+
+async def test_vanishing_client_does_not_disturb_others(server: Server) -> None:
+    leaver, _ = await open_stream(server)
+    stayer, _ = await open_stream(server)
+    await send(leaver, "append", "Three people are walking along the beach and")
+    await send(stayer, "append", "An old man is feeding the birds in the park.")
+    leaver.transport.abort()  # gone without a closing handshake, mid-sentence
+    await send(stayer, "commit")
+    final = (await receive_until(stayer, finals=1))[-1]
+    assert final["source"] == "An old man is feeding the birds in the park."
+    await stayer.close()
+    ws, ready = await open_stream(server)  # the server still accepts new clients
+    assert ready["type"] == "ready"
+    await ws.close()
+
+
+async def test_many_concurrent_clients(server: Server) -> None:
+    sentences = [f"A man with {n} dogs is walking in the park." for n in range(2, 22)]
+
+    async def client(sentence: str) -> dict[str, Any]:
+        ws, _ = await open_stream(server)
+        for word in sentence.split(" "):
+            await send(ws, "append", word + " ")
+        await send(ws, "commit")
+        messages = await receive_until(ws, finals=1, timeout=120)
+        check_guarantees(messages, [sentence])
+        await ws.close()
+        return messages[-1]
+
+    finals = await asyncio.gather(*(client(s) for s in sentences))
+    assert [f["source"] for f in finals] == sentences
+
+
+async def test_german_to_english_stream(server: Server) -> None:
+    ws, ready = await open_stream(server, "source=de&target=en")
+    assert ready["model"] == "de-en"
+    await send(ws, "append", "Ein Hund läuft über die Wiese. ")
+    await send(ws, "commit")
+    final = (await receive_until(ws, finals=1))[-1]
+    assert final["source"] == "Ein Hund läuft über die Wiese." and final["text"]
+    await ws.close()

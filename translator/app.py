@@ -1,0 +1,60 @@
+"""The Starlette application: routes and the model's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from translator import rest
+from translator.config import ServerConfig
+from translator.engine import TranslationOptions
+from translator.registry import Registry
+from translator.service import TranslationService
+from translator.ws import stream_endpoint
+
+log = logging.getLogger("translator")
+
+
+def create_app(config: ServerConfig | None = None) -> Starlette:
+    config = config or ServerConfig.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        registry = Registry(
+            config.models,
+            device=config.device,
+            compute_type=config.compute_type,
+            inter_threads=config.inter_threads,
+            intra_threads=config.intra_threads,
+            options=TranslationOptions(beam_size=config.beam_size),
+        )
+        for problem in registry.problems:
+            log.warning("%s", problem)
+        if not registry.pairs():
+            raise RuntimeError(f"no models found under {registry.root}")
+        service = TranslationService(registry, cache_size=config.cache_size, threads=config.inter_threads)
+        service.load()
+        log.info("serving %s from %s", ", ".join(f"{s}->{t}" for s, t in registry.pairs()), registry.root)
+        app.state.service = service
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/v1/stream", stream_endpoint),
+            Route("/translate", rest.translate, methods=["POST"]),
+            Route("/languages", rest.languages, methods=["GET"]),
+            Route("/healthz", rest.healthz, methods=["GET"]),
+            Route("/readyz", rest.readyz, methods=["GET"]),
+            Route("/metrics", rest.metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    return app

@@ -1,0 +1,51 @@
+"""Server configuration: defaults, overridden by TRANSLATOR_* environment variables, then by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    models: Path | None = None  # None: $TRANSLATOR_MODELS or the shipped models/
+    device: str = "auto"
+    compute_type: str | None = None
+    inter_threads: int = 1
+    intra_threads: int = 1
+    beam_size: int = 4
+    cache_size: int = 10_000
+    # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
+    max_text_chars: int = 10_000
+    # Largest WebSocket message accepted, in bytes.
+    max_message_bytes: int = 1 << 20
+    ws: str = "websockets-sansio"
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:
+        """Defaults < ``TRANSLATOR_<FIELD>`` variables < ``overrides`` that are not None."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = environ.get(f"TRANSLATOR_{field.name.upper()}")
+            if raw is not None and raw != "":
+                values[field.name] = _convert(field.name, raw, cls.__dataclass_fields__[field.name].default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    if name == "models":
+        return Path(raw)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ValueError(f"TRANSLATOR_{name.upper()} must be an integer, not {raw!r}") from exc
+    return raw

@@ -1,0 +1,155 @@
+"""A few Prometheus metrics, written in the text exposition format without a client library."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterable
+
+
+def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    if not names:
+        return ""
+    inner = ",".join(f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True))
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class _Metric:
+    kind = "untyped"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        self.name, self.help, self.label_names = name, help, labels
+        self._lock = threading.Lock()
+
+    def header(self) -> list[str]:
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
+
+    def render(self) -> list[str]:
+        raise NotImplementedError
+
+
+class Counter(_Metric):
+    kind = "counter"
+
+    def __init__(self, name: str, help: str, labels: tuple[str, ...] = ()) -> None:
+        super().__init__(name, help, labels)
+        self._values: dict[tuple[str, ...], float] = {} if labels else {(): 0.0}
+
+    def inc(self, amount: float = 1.0, *labels: str) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, *labels: str) -> float:
+        return self._values.get(labels, 0.0)
+
+    def render(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        return [*self.header(), *(f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in items)]
+
+
+class Gauge(_Metric):
+    kind = "gauge"
+
+    def __init__(self, name: str, help: str, func: Callable[[], float] | None = None) -> None:
+        super().__init__(name, help)
+        self._value = 0.0
+        self._func = func
+
+    def inc(self, amount: float = 1.0) -> None:
+        with self._lock:
+            self._value += amount
+
+    def dec(self, amount: float = 1.0) -> None:
+        self.inc(-amount)
+
+    def value(self) -> float:
+        return self._func() if self._func is not None else self._value
+
+    def render(self) -> list[str]:
+        return [*self.header(), f"{self.name} {self.value():g}"]
+
+
+class CounterFunc(Gauge):
+    """A counter whose value another object keeps (e.g. the cache's hit count)."""
+
+    kind = "counter"
+
+
+class Histogram(_Metric):
+    kind = "histogram"
+
+    def __init__(self, name: str, help: str, buckets: Iterable[float], labels: tuple[str, ...] = ()) -> None:
+        super().__init__(name, help, labels)
+        self.buckets = sorted(buckets)
+        self._series: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+
+    def observe(self, value: float, *labels: str) -> None:
+        with self._lock:
+            counts, total = self._series.setdefault(labels, ([0] * (len(self.buckets) + 1), [0.0]))
+            counts[bisect.bisect_left(self.buckets, value)] += 1
+            total[0] += value
+
+    def count(self, *labels: str) -> int:
+        series = self._series.get(labels)
+        return sum(series[0]) if series else 0
+
+    def render(self) -> list[str]:
+        lines = self.header()
+        with self._lock:
+            series = sorted((k, (list(c), s[0])) for k, (c, s) in self._series.items())
+        for labels, (counts, total) in series:
+            names = (*self.label_names, "le")
+            running = 0
+            for bound, count in zip([*self.buckets, float("inf")], counts, strict=True):
+                running += count
+                le = "+Inf" if bound == float("inf") else f"{bound:g}"
+                lines.append(f"{self.name}_bucket{_labels(names, (*labels, le))} {running}")
+            lines.append(f"{self.name}_sum{_labels(self.label_names, labels)} {total:g}")
+            lines.append(f"{self.name}_count{_labels(self.label_names, labels)} {running}")
+        return lines
+
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+
+
+class Metrics:
+    """The service's metrics, rendered at ``/metrics``."""
+
+    def __init__(self, cache_hits: Callable[[], float], cache_misses: Callable[[], float]) -> None:
+        self.connections_active = Gauge("translator_connections_active", "Open WebSocket connections.")
+        self.connections_total = Counter("translator_connections_total", "WebSocket connections accepted.")
+        self.messages_received = Counter(
+            "translator_messages_received_total", "WebSocket messages received, by type.", ("type",)
+        )
+        self.messages_sent = Counter("translator_messages_sent_total", "WebSocket messages sent, by type.", ("type",))
+        self.translations = Counter(
+            "translator_translations_total", "Texts translated by the model, by kind.", ("kind",)
+        )
+        self.batch_size = Histogram("translator_batch_size", "Texts per model call.", BATCH_BUCKETS)
+        self.model_seconds = Histogram(
+            "translator_model_call_seconds", "Duration of model calls.", LATENCY_BUCKETS, ("kind",)
+        )
+        self.final_latency = Histogram(
+            "translator_final_latency_seconds",
+            "From the input that completed a sentence to its final being sent.",
+            LATENCY_BUCKETS,
+        )
+        self.rest_requests = Counter(
+            "translator_rest_requests_total", "REST /translate requests, by status.", ("status",)
+        )
+        self.errors = Counter("translator_errors_total", "Errors sent to clients, by code.", ("code",))
+        self.cache_hits = CounterFunc("translator_cache_hits_total", "Phrase cache hits.", cache_hits)
+        self.cache_misses = CounterFunc("translator_cache_misses_total", "Phrase cache misses.", cache_misses)
+
+    def render(self) -> str:
+        lines: list[str] = []
+        for metric in vars(self).values():
+            if isinstance(metric, _Metric):
+                lines.extend(metric.render())
+        return "\n".join(lines) + "\n"

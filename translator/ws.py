@@ -1,0 +1,161 @@
+"""The streaming WebSocket endpoint ``/v1/stream``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_client_message
+from translator.registry import UnknownPairError
+from translator.service import TranslationService
+from translator.streaming import FinalJob, StreamState
+
+log = logging.getLogger("translator.ws")
+
+CLOSE_POLICY = 1008
+
+
+class _Connection:
+    def __init__(self, ws: WebSocket, service: TranslationService, source: str, target: str, max_chars: int) -> None:
+        self.ws, self.service, self.source, self.target = ws, service, source, target
+        self.max_chars = max_chars
+        self.state = StreamState()
+        self.wake = asyncio.Event()
+        self.send_lock = asyncio.Lock()
+        self.metrics = service.metrics
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(message, ensure_ascii=False))
+        self.metrics.messages_sent.inc(1, str(message["type"]))
+
+    async def error(self, code: str, message: str, **extra: object) -> None:
+        self.metrics.errors.inc(1, code)
+        await self.send(error_message(code, message, **extra))
+
+    async def receive_loop(self) -> None:
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                await self.error("invalid_message", "send JSON text frames, not binary frames")
+                continue
+            try:
+                parsed = parse_client_message(raw)
+            except ProtocolError as exc:
+                self.metrics.messages_received.inc(1, "invalid")
+                await self.error(exc.code, str(exc))
+                continue
+            self.metrics.messages_received.inc(1, parsed.type)
+            now = time.perf_counter()
+            if parsed.type == "ping":
+                await self.send({"type": "pong"})
+                continue
+            if parsed.type == "append":
+                if len(self.state.open_text) + len(parsed.text) > self.max_chars:
+                    await self.error(
+                        "text_too_long",
+                        f"open text would exceed {self.max_chars} characters; "
+                        "this append was not accepted: commit, or send sentence ends",
+                    )
+                    continue
+                self.state.append(parsed.text, now)
+            elif parsed.type == "replace":
+                if len(parsed.text) > self.max_chars:
+                    await self.error("text_too_long", f"text exceeds {self.max_chars} characters; not accepted")
+                    continue
+                self.state.replace(parsed.text, now)
+            else:
+                self.state.commit(now)
+            self.wake.set()
+
+    async def work_loop(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while True:
+                finals = self.state.take_finals()
+                if finals:
+                    await self._finals(finals)
+                    continue
+                job = self.state.partial_job()
+                if job is None:
+                    break
+                try:
+                    [text] = await self.service.translate(
+                        self.source, self.target, [job.source], prefixes=[job.prefix or None], kind="partial"
+                    )
+                except Exception:  # a failed partial is not fatal: the final will follow
+                    log.exception("partial translation failed")
+                    continue
+                message = self.state.partial_result(job, text)
+                if message is not None:
+                    await self.send(message)
+
+    async def _finals(self, jobs: list[FinalJob]) -> None:
+        results = await asyncio.gather(
+            *(self.service.translate_final(self.source, self.target, job.source, job.prefix) for job in jobs),
+            return_exceptions=True,
+        )
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("final translation failed: %r", result)
+                await self.error("translation_failed", "the model failed on this sentence", segment=job.segment)
+                text, cached, failed = job.prefix, False, True
+            else:
+                (text, cached), failed = result, False
+            latency = time.perf_counter() - job.received_at
+            message = StreamState.final_message(job, text, cached=cached, latency_ms=latency * 1000)
+            if failed:
+                message["failed"] = True
+            await self.send(message)
+            self.metrics.final_latency.observe(latency)
+
+
+async def stream_endpoint(ws: WebSocket) -> None:
+    service: TranslationService = ws.app.state.service
+    max_chars: int = ws.app.state.config.max_text_chars
+    source = ws.query_params.get("source", "").strip().lower()
+    target = ws.query_params.get("target", "").strip().lower()
+    await ws.accept()
+    try:
+        if not source or not target:
+            raise ProtocolError("missing_language", "connect to /v1/stream?source=LANG&target=LANG")
+        model = service.model(source, target)
+    except (ProtocolError, UnknownPairError) as exc:
+        code = exc.code if isinstance(exc, ProtocolError) else "unknown_pair"
+        service.metrics.errors.inc(1, code)
+        await ws.send_text(json.dumps(error_message(code, str(exc))))
+        await ws.close(CLOSE_POLICY)
+        return
+    conn = _Connection(ws, service, source, target, max_chars)
+    service.metrics.connections_total.inc()
+    service.metrics.connections_active.inc()
+    await conn.send(
+        {
+            "type": "ready",
+            "source": source,
+            "target": target,
+            "model": model.name,
+            "protocol": PROTOCOL_VERSION,
+            "max_text_chars": max_chars,
+        }
+    )
+    worker = asyncio.create_task(conn.work_loop())
+    try:
+        await conn.receive_loop()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        service.metrics.connections_active.dec()
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker
