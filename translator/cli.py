@@ -205,6 +205,12 @@ def cmd_models_bench(args: argparse.Namespace) -> int:
     return run_engine_bench(args)
 
 
+def cmd_models_stability(args: argparse.Namespace) -> int:
+    from translator.bench_stability import run_stability_bench
+
+    return run_stability_bench(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -291,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", default="1,8,32", help="comma-separated batch sizes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_bench)
+
+    p = msub.add_parser("stability", help="cost of streaming: word-by-word finals vs whole sentences, erasure")
+    _add_engine_args(p)
+    p.add_argument("--src-file", type=Path, help="default: Multi30k test2016")
+    p.add_argument("--ref-file", type=Path)
+    p.add_argument("--limit", type=int, default=0, help="only the first N sentences")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_stability)
 
     p = sub.add_parser("serve", help="run the streaming WebSocket and REST server")
     p.add_argument("--host", help="interface to listen on (env TRANSLATOR_HOST, default 127.0.0.1)")
