@@ -108,10 +108,19 @@ def test_models_bench_prints_numbers() -> None:
     assert rows[0]["latency_p50_ms"] > 0
 
 
-def test_serve_is_an_honest_placeholder() -> None:
-    proc = run("serve")
-    assert proc.returncode == 2
-    assert b"placeholder" in proc.stderr
+def test_serve_refuses_bad_configuration(tmp_path: Path) -> None:
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "translator", "serve"],
+        env={**os.environ, "TRANSLATOR_PORT": "eighty"},
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and b"TRANSLATOR_PORT" in proc.stderr
+    empty = run("serve", "--port", "0", "--models", str(tmp_path))
+    assert empty.returncode != 0
+    assert b"no models found" in empty.stdout + empty.stderr
 
 
 def test_version_and_help() -> None:
