@@ -36,14 +36,21 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             log.warning("%s", problem)
         if not registry.pairs():
             raise RuntimeError(f"no models found under {registry.root}")
-        service = TranslationService(registry, cache_size=config.cache_size, threads=config.inter_threads)
-        service.load()
+        service = TranslationService(
+            registry,
+            cache_size=config.cache_size,
+            threads=config.inter_threads,
+            max_batch=config.max_batch,
+            batch_wait_ms=config.batch_wait_ms,
+            max_queue=config.max_queue,
+        )
+        await service.start()
         log.info("serving %s from %s", ", ".join(f"{s}->{t}" for s, t in registry.pairs()), registry.root)
         app.state.service = service
         try:
             yield
         finally:
-            service.close()
+            await service.close()
 
     app = Starlette(
         routes=[

@@ -230,6 +230,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             intra_threads=args.intra_threads,
             beam_size=args.beam_size,
             cache_size=args.cache_size,
+            max_batch=args.max_batch,
+            batch_wait_ms=args.batch_wait_ms,
+            max_queue=args.max_queue,
             max_text_chars=args.max_text_chars,
             ws=args.ws,
             log_level=args.log_level,
@@ -318,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--beam-size", type=int, help="env TRANSLATOR_BEAM_SIZE, default 4")
     p.add_argument("--cache-size", type=int, help="phrase cache entries (env TRANSLATOR_CACHE_SIZE, default 10000)")
+    p.add_argument("--max-batch", type=int, help="texts per model call (env TRANSLATOR_MAX_BATCH, default 32)")
+    p.add_argument("--batch-wait-ms", type=float, help="gathering time (env TRANSLATOR_BATCH_WAIT_MS, default 3)")
+    p.add_argument("--max-queue", type=int, help="waiting texts before partials are shed (env TRANSLATOR_MAX_QUEUE)")
     p.add_argument("--max-text-chars", type=int, help="env TRANSLATOR_MAX_TEXT_CHARS, default 10000")
     p.add_argument(
         "--ws",

@@ -18,6 +18,11 @@ class ServerConfig:
     intra_threads: int = 1
     beam_size: int = 4
     cache_size: int = 10_000
+    # Micro-batching across connections: at most max_batch texts per model call, gathered for at most
+    # batch_wait_ms; beyond max_queue waiting texts the oldest partials are shed.
+    max_batch: int = 32
+    batch_wait_ms: float = 3.0
+    max_queue: int = 1024
     # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
@@ -43,6 +48,11 @@ def _convert(name: str, raw: str, default: object) -> object:
         return Path(raw)
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError as exc:
+            raise ValueError(f"TRANSLATOR_{name.upper()} must be a number, not {raw!r}") from exc
     if isinstance(default, int):
         try:
             return int(raw)

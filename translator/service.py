@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
+from translator.batcher import MicroBatcher
 from translator.cache import PhraseCache
 from translator.engine import Engine
 from translator.metrics import Metrics
@@ -16,22 +17,48 @@ from translator.registry import ModelEntry, Registry
 class TranslationService:
     """Shared by every connection and REST request of one server process."""
 
-    def __init__(self, registry: Registry, *, cache_size: int = 10_000, threads: int = 1) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        cache_size: int = 10_000,
+        threads: int = 1,
+        max_batch: int = 32,
+        batch_wait_ms: float = 3.0,
+        max_queue: int = 1024,
+    ) -> None:
         self.registry = registry
         self.cache = PhraseCache(cache_size)
         self.metrics = Metrics(lambda: self.cache.hits, lambda: self.cache.misses)
-        self._executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="translate")
+        self.threads = max(1, threads)
+        self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="translate")
+        self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
+        self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self.ready = False
 
-    def load(self) -> None:
-        """Load every model once (at startup), so no request pays for it."""
+    async def start(self) -> None:
+        """Load every model once (at startup, so no request pays for it) and start its batcher."""
+        loop = asyncio.get_running_loop()
         for source, target in self.registry.pairs():
-            self.registry.engine(source, target)
+            engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
+            self._batchers[(source, target)] = MicroBatcher(
+                partial(_translate, engine, source, target),
+                self._executor,
+                workers=self.threads,
+                on_batch=self._observe_batch,
+                **self._batch_args,  # type: ignore[arg-type]
+            )
         self.ready = True
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.ready = False
+        for batcher in self._batchers.values():
+            await batcher.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _observe_batch(self, size: int, seconds: float) -> None:
+        self.metrics.batch_size.observe(size)
+        self.metrics.model_seconds.observe(seconds, "batch")
 
     def pairs(self) -> list[tuple[str, str]]:
         return self.registry.pairs()
@@ -48,19 +75,17 @@ class TranslationService:
         *,
         prefixes: Sequence[str | None] | None = None,
         kind: str = "rest",
+        coalesce_key: Hashable | None = None,
     ) -> list[str]:
-        """Translate with the model, off the event loop. No cache."""
-        engine: Engine = self.registry.engine(source, target)
-        loop = asyncio.get_running_loop()
-        start = time.perf_counter()
+        """Translate with the model through the pair's micro-batcher. No cache.
 
-        def run() -> list[str]:
-            results = engine.translate(list(texts), source=source, target=target, target_prefixes=prefixes)
-            return [r.text for r in results]
-
-        result = await loop.run_in_executor(self._executor, run)
-        self.metrics.model_seconds.observe(time.perf_counter() - start, kind)
-        self.metrics.batch_size.observe(len(texts))
+        A ``partial`` request may raise ``Superseded`` or ``Shed`` (see translator.batcher).
+        """
+        batcher = self._batchers.get((source, target))
+        if batcher is None:
+            self.model(source, target)  # raises UnknownPairError for an unknown pair
+            raise RuntimeError("the service is not started")
+        result = await batcher.submit(texts, prefixes, partial=kind == "partial", coalesce_key=coalesce_key)
         self.metrics.translations.inc(len(texts), kind)
         return result
 
@@ -85,3 +110,8 @@ class TranslationService:
                 self.cache.put(name, source, target, text, translation)
             out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
         return [o or "" for o in out]
+
+
+def _translate(engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]) -> list[str]:
+    results = engine.translate(texts, source=source, target=target, target_prefixes=prefixes)
+    return [r.text for r in results]

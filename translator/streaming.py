@@ -37,6 +37,9 @@ class PartialJob:
     segment: int
     source: str
     prefix: str
+    # Increases with every partial job of the state; results of older jobs than one already shown
+    # are dropped, so a late translation never replaces a newer one on screen.
+    version: int = 0
 
 
 @dataclass
@@ -44,6 +47,7 @@ class _OpenSegment:
     stable: str = ""
     previous: str | None = None  # last translation, for local agreement
     requested_source: str = ""  # source of the last partial job handed out
+    shown_version: int = -1  # version of the last partial turned into a message
 
 
 @dataclass
@@ -58,6 +62,7 @@ class StreamState:
     _open: _OpenSegment = field(default_factory=_OpenSegment)
     _finals: list[FinalJob] = field(default_factory=list)
     _last_was_replace: bool = False
+    _versions: int = 0
 
     # Input -----------------------------------------------------------------------------------
 
@@ -107,17 +112,21 @@ class StreamState:
         source = self.open_source
         if not source or source == self._open.requested_source:
             return None
-        if not peek:
-            self._open.requested_source = source
-        return PartialJob(self.next_segment, source, self._open.stable)
+        if peek:
+            return PartialJob(self.next_segment, source, self._open.stable, self._versions)
+        self._open.requested_source = source
+        self._versions += 1
+        return PartialJob(self.next_segment, source, self._open.stable, self._versions)
 
     # Results ---------------------------------------------------------------------------------
 
     def partial_result(self, job: PartialJob, translation: str) -> dict[str, object] | None:
-        """The partial message for a translation of ``job``, or None if the segment is finished."""
-        if job.segment != self.next_segment:
-            return None
+        """The partial message for a translation of ``job``; None if its segment is finished or a
+        newer partial was already shown."""
         segment = self._open
+        if job.segment != self.next_segment or job.version <= segment.shown_version:
+            return None
+        segment.shown_version = job.version
         text = keep_prefix(segment.stable, translation)
         if segment.previous is not None:
             agreed = _agreed_words(segment.previous, text)

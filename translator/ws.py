@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -11,10 +10,11 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from translator.batcher import Shed, Superseded
 from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_client_message
 from translator.registry import UnknownPairError
 from translator.service import TranslationService
-from translator.streaming import FinalJob, StreamState
+from translator.streaming import FinalJob, PartialJob, StreamState
 
 log = logging.getLogger("translator.ws")
 
@@ -28,6 +28,8 @@ class _Connection:
         self.state = StreamState()
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
+        self.finals_lock = asyncio.Lock()
+        self.partial_tasks: set[asyncio.Task[None]] = set()
         self.metrics = service.metrics
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -78,27 +80,43 @@ class _Connection:
             self.wake.set()
 
     async def work_loop(self) -> None:
+        """Finals in order, one after the other; partials as tasks of their own, so that a newer partial
+        can supersede one still waiting in the batcher."""
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while True:
-                finals = self.state.take_finals()
-                if finals:
+            finals = self.state.take_finals()
+            if finals:
+                async with self.finals_lock:
                     await self._finals(finals)
-                    continue
-                job = self.state.partial_job()
-                if job is None:
-                    break
-                try:
-                    [text] = await self.service.translate(
-                        self.source, self.target, [job.source], prefixes=[job.prefix or None], kind="partial"
-                    )
-                except Exception:  # a failed partial is not fatal: the final will follow
-                    log.exception("partial translation failed")
-                    continue
-                message = self.state.partial_result(job, text)
-                if message is not None:
-                    await self.send(message)
+            job = self.state.partial_job()
+            if job is not None:
+                task = asyncio.create_task(self._partial(job))
+                self.partial_tasks.add(task)
+                task.add_done_callback(self.partial_tasks.discard)
+            if self.state.has_work():
+                self.wake.set()
+
+    async def _partial(self, job: PartialJob) -> None:
+        try:
+            [text] = await self.service.translate(
+                self.source,
+                self.target,
+                [job.source],
+                prefixes=[job.prefix or None],
+                kind="partial",
+                coalesce_key=id(self),
+            )
+        except (Superseded, Shed):
+            return
+        except Exception:  # a failed partial is not fatal: the final follows
+            log.exception("partial translation failed")
+            return
+        # Finals of earlier segments in flight go first.
+        async with self.finals_lock:
+            message = self.state.partial_result(job, text)
+            if message is not None:
+                await self.send(message)
 
     async def _finals(self, jobs: list[FinalJob]) -> None:
         results = await asyncio.gather(
@@ -156,6 +174,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         service.metrics.connections_active.dec()
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await worker
+        tasks = [worker, *conn.partial_tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
