@@ -211,6 +211,14 @@ def cmd_models_stability(args: argparse.Namespace) -> int:
     return run_stability_bench(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from translator.bench import run_bench
+
+    if not (args.streams or args.rest or args.baseline):
+        raise CLIError("choose what to measure: --streams N[,N...], --rest C[,C...] and/or --baseline", EXIT_USAGE)
+    return run_bench(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -308,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="only the first N sentences")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_stability)
+
+    from translator.bench import add_arguments as add_bench_arguments
+
+    p = sub.add_parser("bench", help="load-test a running server; raw CTranslate2 baseline")
+    add_bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("serve", help="run the streaming WebSocket and REST server")
     p.add_argument("--host", help="interface to listen on (env TRANSLATOR_HOST, default 127.0.0.1)")

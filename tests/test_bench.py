@@ -1,0 +1,77 @@
+"""`translator bench` against a real server: it must produce sane numbers (not fast ones)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from translator.bench import BUILTIN, percentiles, run_rest, run_streams
+
+from .conftest import MODELS, Server
+
+
+def test_percentiles() -> None:
+    assert percentiles([]) == {"p50": None, "p90": None, "p99": None, "max": None}
+    values = [float(v) for v in range(1, 101)]
+    assert percentiles(values) == {"p50": 50.5, "p90": 91.0, "p99": 100.0, "max": 100.0}
+
+
+async def test_streams_report(server: Server) -> None:
+    corpus: list[tuple[str, str | None]] = [(s, r) for s, r in BUILTIN]
+    report = await run_streams(server.http, "en", "de", corpus, streams=3, per_stream=2, wpm=3000, timeout=120)
+    assert report["sentences"] == 6 and report["errors"] == 0
+    assert report["final_ms"]["p50"] is not None and report["final_ms"]["p50"] >= 0
+    assert report["first_partial_ms"]["p50"] is not None
+    assert report["bleu"] is not None and 0 <= report["bleu"] <= 100
+    assert report["normalized_erasure"] >= 0 and report["sentences_per_s"] > 0
+
+
+async def test_rest_report(server: Server) -> None:
+    corpus: list[tuple[str, str | None]] = [(s, None) for s, _ in BUILTIN]
+    report = await run_rest(server.http, "en", "de", corpus, concurrency=2, batch=3, requests_per_client=3)
+    assert report["requests"] == 6 and report["errors"] == 0
+    assert report["latency_ms"]["p99"] is not None
+
+
+def test_cli_json_with_baseline(server: Server) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "translator",
+            "bench",
+            "--url",
+            server.http,
+            "--streams",
+            "2",
+            "--sentences",
+            "2",
+            "--wpm",
+            "0",
+            "--rest",
+            "2",
+            "--requests",
+            "2",
+            "--baseline",
+            "--baseline-batches",
+            "1,4",
+            "--baseline-sentences",
+            "16",
+            "--models",
+            str(MODELS),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [r["mode"] for r in rows] == ["stream", "rest", "baseline", "baseline"]
+    assert all(r["sentences_per_s"] > 0 for r in rows)
+
+
+def test_cli_needs_something_to_measure() -> None:
+    proc = subprocess.run([sys.executable, "-m", "translator", "bench"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--streams" in proc.stderr

@@ -1,0 +1,355 @@
+"""``translator bench``: a load generator for a running server, and the raw-engine baseline.
+
+Streams: N concurrent WebSocket clients replay real sentences word by word at a given rate (words per
+minute; 0 = as fast as possible), committing after each sentence. Final latency runs from the commit
+that completed a sentence to its (last) final; first-partial latency from a sentence's first word to
+its first partial. REST: C concurrent keep-alive clients posting batches of k sentences to /translate.
+Baseline: raw CTranslate2 ``translate_batch`` on the same model and sentences, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sacrebleu
+
+from translator.bench_stability import erased
+from translator.client import RestClient, StreamClient
+from translator.evaluate import multi30k_test, read_lines
+
+BUILTIN = [
+    ("Good morning, everyone.", "Guten Morgen zusammen."),
+    ("A man is riding a bicycle down the street.", "Ein Mann fährt mit dem Fahrrad die Straße entlang."),
+    ("Two dogs are playing in the snow.", "Zwei Hunde spielen im Schnee."),
+    ("Where is the train station?", "Wo ist der Bahnhof?"),
+    ("The weather is nice today.", "Das Wetter ist heute schön."),
+    ("A woman in a red dress is reading a book.", "Eine Frau in einem roten Kleid liest ein Buch."),
+    ("Thank you very much for coming.", "Vielen Dank, dass Sie gekommen sind."),
+    ("Children are playing in the park near the river.", "Kinder spielen im Park am Fluss."),
+]
+
+
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p90": pick(0.9),
+        "p99": pick(0.99),
+        "max": round(ordered[-1], 1),
+    }
+
+
+@dataclass
+class _Sentence:
+    index: int
+    words: list[str]
+    started: float = 0.0
+    committed: float = 0.0
+    first_partial: float | None = None
+    finished: float | None = None
+    finals: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _stream(
+    url: str,
+    source: str,
+    target: str,
+    sentences: list[tuple[int, str]],
+    wpm: float,
+    timeout: float,
+    stats: dict[str, Any],
+) -> list[_Sentence]:
+    client = await StreamClient.connect(url, source, target)
+    items = [_Sentence(i, s.split()) for i, s in sentences]
+    delay = 60.0 / wpm if wpm > 0 else 0.0
+    shown: dict[int, str] = {}
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        current = 0
+        async for message in client:
+            now = time.perf_counter()
+            stats["received"] += 1
+            kind = message["type"]
+            if kind == "error":
+                stats["errors"] += 1
+                continue
+            if kind not in ("partial", "final") or current >= len(items):
+                continue
+            item = items[current]
+            segment = message["segment"]
+            if kind == "partial":
+                if item.first_partial is None:
+                    item.first_partial = now
+                text = message["stable"] + message["unstable"]
+                stats["erased"] += erased(shown.get(segment, ""), text)
+                shown[segment] = text
+                continue
+            stats["erased"] += erased(shown.pop(segment, ""), message["text"])
+            item.finals.append(message)
+            got = " ".join(f["source"] for f in item.finals).split()
+            if got == item.words:
+                item.finished = now
+                current += 1
+                if current == len(items):
+                    done.set()
+                    return
+
+    read_task = asyncio.create_task(reader())
+    try:
+        for item in items:
+            item.started = time.perf_counter()
+            for word in item.words:
+                await client.append(word + " ")
+                stats["sent"] += 1
+                if delay:
+                    await asyncio.sleep(delay)
+            item.committed = time.perf_counter()
+            await client.commit()
+            stats["sent"] += 1
+        await asyncio.wait_for(done.wait(), timeout)
+    except TimeoutError:
+        stats["errors"] += sum(1 for item in items if item.finished is None)
+    finally:
+        read_task.cancel()
+        await asyncio.gather(read_task, return_exceptions=True)
+        await client.close()
+    return items
+
+
+async def run_streams(
+    url: str,
+    source: str,
+    target: str,
+    corpus: list[tuple[str, str | None]],
+    streams: int,
+    per_stream: int,
+    wpm: float,
+    timeout: float,
+) -> dict[str, Any]:
+    stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0}
+    plan = [
+        [((k * per_stream + j) % len(corpus), corpus[(k * per_stream + j) % len(corpus)][0]) for j in range(per_stream)]
+        for k in range(streams)
+    ]
+    start = time.perf_counter()
+    results = await asyncio.gather(
+        *(_stream(url, source, target, p, wpm, timeout, stats) for p in plan), return_exceptions=True
+    )
+    elapsed = time.perf_counter() - start
+    items: list[_Sentence] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            stats["errors"] += per_stream
+        else:
+            items.extend(result)
+    finished = [i for i in items if i.finished is not None]
+    hyps = [" ".join(f["text"] for f in i.finals) for i in finished]
+    refs = [corpus[i.index][1] for i in finished]
+    bleu = None
+    if finished and all(r is not None for r in refs):
+        bleu = round(sacrebleu.corpus_bleu(hyps, [[r or "" for r in refs]]).score, 2)
+    final_words = max(1, sum(len(h.split()) for h in hyps))
+    return {
+        "mode": "stream",
+        "streams": streams,
+        "wpm": wpm,
+        "sentences": len(finished),
+        "seconds": round(elapsed, 2),
+        "sentences_per_s": round(len(finished) / elapsed, 1),
+        "messages_sent_per_s": round(stats["sent"] / elapsed, 1),
+        "messages_received_per_s": round(stats["received"] / elapsed, 1),
+        "first_partial_ms": percentiles(
+            [(i.first_partial - i.started) * 1000 for i in finished if i.first_partial is not None]
+        ),
+        "final_ms": percentiles([(i.finished - i.committed) * 1000 for i in finished if i.finished]),
+        "cached_finals": sum(f["cached"] for i in finished for f in i.finals),
+        "normalized_erasure": round(stats["erased"] / final_words, 3),
+        "bleu": bleu,
+        "errors": stats["errors"],
+    }
+
+
+async def run_rest(
+    url: str,
+    source: str,
+    target: str,
+    corpus: list[tuple[str, str | None]],
+    concurrency: int,
+    batch: int,
+    requests_per_client: int,
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    done = 0
+
+    async def worker(k: int) -> None:
+        nonlocal errors, done
+        async with RestClient(url) as client:
+            for r in range(requests_per_client):
+                first = (k * requests_per_client + r) * batch
+                texts = [corpus[(first + j) % len(corpus)][0] for j in range(batch)]
+                t0 = time.perf_counter()
+                try:
+                    await client.translate(texts if batch > 1 else texts[0], source, target)
+                except (RuntimeError, ConnectionError, OSError):
+                    errors += 1
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1000)
+                done += len(texts)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return {
+        "mode": "rest",
+        "concurrency": concurrency,
+        "batch": batch,
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "sentences_per_s": round(done / elapsed, 1),
+        "latency_ms": percentiles(latencies),
+        "errors": errors,
+    }
+
+
+def run_baseline(
+    model_dir: Path, sentences: list[str], batch: int, inter: int, intra: int, beam: int
+) -> dict[str, Any]:
+    """Raw CTranslate2: pre-tokenized input, one translate_batch call, no server, no Python per sentence."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    from translator.metadata import ModelMetadata
+
+    meta = ModelMetadata.load(model_dir)
+    sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
+    tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
+    translator = ctranslate2.Translator(
+        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+    )
+    translator.translate_batch(tokens[:8], beam_size=beam)
+    start = time.perf_counter()
+    translator.translate_batch(
+        tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=2 * max(len(t) for t in tokens) + 10
+    )
+    elapsed = time.perf_counter() - start
+    return {
+        "mode": "baseline",
+        "batch": batch,
+        "inter_threads": inter,
+        "intra_threads": intra,
+        "sentences": len(sentences),
+        "sentences_per_s": round(len(sentences) / elapsed, 1),
+    }
+
+
+def load_corpus(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    if args.file:
+        sources = [s for s in read_lines(args.file)]
+        refs: list[str | None] = list(read_lines(args.refs)) if args.refs else [None] * len(sources)
+        return [(s, r) for s, r in zip(sources, refs, strict=True) if s.strip()]
+    src, ref = multi30k_test(args.source, args.target)
+    if src.exists() and ref.exists():
+        return list(zip(read_lines(src), read_lines(ref), strict=True))
+    if (args.source, args.target) == ("en", "de"):
+        return [(s, r) for s, r in BUILTIN]
+    if (args.source, args.target) == ("de", "en"):
+        return [(r, s) for s, r in BUILTIN]
+    return [(s, None) for s, _ in BUILTIN]
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        if row["mode"] == "stream":
+            print(
+                f"streams {row['streams']:>3}  wpm {row['wpm']:>5}  sentences/s {row['sentences_per_s']:>7}  "
+                f"msgs in/s {row['messages_received_per_s']:>7}  final ms p50 {_fmt(row['final_ms']['p50']):>7} "
+                f"p90 {_fmt(row['final_ms']['p90']):>7} p99 {_fmt(row['final_ms']['p99']):>7} "
+                f"max {_fmt(row['final_ms']['max']):>7}  first-partial p50 {_fmt(row['first_partial_ms']['p50']):>6}"
+                f"  erasure {row['normalized_erasure']:>5}  BLEU {_fmt(row['bleu']):>6}  errors {row['errors']}"
+            )
+        elif row["mode"] == "rest":
+            print(
+                f"REST c={row['concurrency']:>3} batch {row['batch']:>3}  requests/s {row['requests_per_s']:>7}  "
+                f"sentences/s {row['sentences_per_s']:>7}  latency ms p50 {_fmt(row['latency_ms']['p50']):>7} "
+                f"p99 {_fmt(row['latency_ms']['p99']):>7}  errors {row['errors']}"
+            )
+        else:
+            print(
+                f"raw CTranslate2 batch {row['batch']:>3} inter {row['inter_threads']} intra {row['intra_threads']}"
+                f"  sentences/s {row['sentences_per_s']:>7}"
+            )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    corpus = load_corpus(args)
+    rows: list[dict[str, Any]] = []
+    for streams in (int(n) for n in args.streams.split(",")) if args.streams else ():
+        rows.append(
+            asyncio.run(
+                run_streams(args.url, args.source, args.target, corpus, streams, args.sentences, args.wpm, args.timeout)
+            )
+        )
+        if not args.json:
+            print_table(rows[-1:])
+    for concurrency in (int(n) for n in args.rest.split(",")) if args.rest else ():
+        rows.append(
+            asyncio.run(run_rest(args.url, args.source, args.target, corpus, concurrency, args.batch, args.requests))
+        )
+        if not args.json:
+            print_table(rows[-1:])
+    if args.baseline:
+        from translator.registry import Registry, default_models_dir
+
+        model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
+        sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
+        for batch in (int(b) for b in args.baseline_batches.split(",")):
+            rows.append(run_baseline(model, sentences, batch, args.inter_threads, args.intra_threads, args.beam_size))
+            if not args.json:
+                print_table(rows[-1:])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 1 if any(row.get("errors") for row in rows) else 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default %(default)s)")
+    parser.add_argument("--source", "-s", default="en")
+    parser.add_argument("--target", "-t", default="de")
+    parser.add_argument("--file", type=Path, help="sentences, one per line (default: Multi30k test2016)")
+    parser.add_argument("--refs", type=Path, help="reference translations of --file, for BLEU")
+    parser.add_argument("--streams", default="", help="comma-separated numbers of concurrent streams, e.g. 1,4,16")
+    parser.add_argument("--sentences", type=int, default=10, help="sentences per stream")
+    parser.add_argument("--wpm", type=float, default=150.0, help="words per minute per stream; 0 = flat out")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a stream's finals")
+    parser.add_argument("--rest", default="", help="comma-separated REST concurrencies, e.g. 1,16")
+    parser.add_argument("--batch", type=int, default=1, help="sentences per REST request")
+    parser.add_argument("--requests", type=int, default=50, help="REST requests per client")
+    parser.add_argument("--baseline", action="store_true", help="also measure raw CTranslate2 in this process")
+    parser.add_argument("--baseline-batches", default="1,8,32")
+    parser.add_argument("--baseline-sentences", type=int, default=500)
+    parser.add_argument("--models", type=Path)
+    parser.add_argument("--model", type=Path)
+    parser.add_argument("--inter-threads", type=int, default=1)
+    parser.add_argument("--intra-threads", type=int, default=1)
+    parser.add_argument("--beam-size", type=int, default=4)
+    parser.add_argument("--json", action="store_true")
