@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
@@ -17,6 +19,14 @@ from translator.service import TranslationService
 from translator.ws import stream_endpoint
 
 log = logging.getLogger("translator")
+
+
+async def _warm(service: TranslationService, path: Path) -> None:
+    try:
+        count = await service.warm_cache(path)
+        log.info("phrase cache warmed with %d translations from %s", count, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        log.error("cannot warm the phrase cache from %s: %s", path, exc)
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
@@ -45,11 +55,16 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             max_queue=config.max_queue,
         )
         await service.start()
+        warm_task = None
+        if config.warm_cache is not None:
+            warm_task = asyncio.create_task(_warm(service, config.warm_cache))
         log.info("serving %s from %s", ", ".join(f"{s}->{t}" for s, t in registry.pairs()), registry.root)
         app.state.service = service
         try:
             yield
         finally:
+            if warm_task is not None:
+                warm_task.cancel()
             await service.close()
 
     app = Starlette(

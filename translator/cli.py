@@ -241,6 +241,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_batch=args.max_batch,
             batch_wait_ms=args.batch_wait_ms,
             max_queue=args.max_queue,
+            warm_cache=args.warm_cache,
             max_text_chars=args.max_text_chars,
             ws=args.ws,
             log_level=args.log_level,
@@ -338,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, help="texts per model call (env TRANSLATOR_MAX_BATCH, default 32)")
     p.add_argument("--batch-wait-ms", type=float, help="gathering time (env TRANSLATOR_BATCH_WAIT_MS, default 3)")
     p.add_argument("--max-queue", type=int, help="waiting texts before partials are shed (env TRANSLATOR_MAX_QUEUE)")
+    p.add_argument(
+        "--warm-cache", type=Path, help="phrases to translate into the cache at startup (env TRANSLATOR_WARM_CACHE)"
+    )
     p.add_argument("--max-text-chars", type=int, help="env TRANSLATOR_MAX_TEXT_CHARS, default 10000")
     p.add_argument(
         "--ws",

@@ -121,7 +121,12 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 class Metrics:
     """The service's metrics, rendered at ``/metrics``."""
 
-    def __init__(self, cache_hits: Callable[[], float], cache_misses: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        cache_hits: Callable[[], float],
+        cache_misses: Callable[[], float],
+        cache_entries: Callable[[], float] = lambda: 0,
+    ) -> None:
         self.connections_active = Gauge("translator_connections_active", "Open WebSocket connections.")
         self.connections_total = Counter("translator_connections_total", "WebSocket connections accepted.")
         self.messages_received = Counter(
@@ -146,6 +151,7 @@ class Metrics:
         self.errors = Counter("translator_errors_total", "Errors sent to clients, by code.", ("code",))
         self.cache_hits = CounterFunc("translator_cache_hits_total", "Phrase cache hits.", cache_hits)
         self.cache_misses = CounterFunc("translator_cache_misses_total", "Phrase cache misses.", cache_misses)
+        self.cache_entries = Gauge("translator_cache_entries", "Translations in the phrase cache.", cache_entries)
 
     def render(self) -> str:
         lines: list[str] = []

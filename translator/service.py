@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 from translator.batcher import MicroBatcher
 from translator.cache import PhraseCache
@@ -29,7 +30,7 @@ class TranslationService:
     ) -> None:
         self.registry = registry
         self.cache = PhraseCache(cache_size)
-        self.metrics = Metrics(lambda: self.cache.hits, lambda: self.cache.misses)
+        self.metrics = Metrics(lambda: self.cache.hits, lambda: self.cache.misses, lambda: len(self.cache))
         self.threads = max(1, threads)
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="translate")
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
@@ -49,6 +50,31 @@ class TranslationService:
                 **self._batch_args,  # type: ignore[arg-type]
             )
         self.ready = True
+
+    async def warm_cache(self, path: Path) -> int:
+        """Translate frequent phrases into the cache (run in the background at startup).
+
+        Each line is a phrase; ``en-de<TAB>phrase`` limits it to one pair, otherwise it is warmed for
+        every pair. Returns the number of translations cached.
+        """
+        lines = await asyncio.get_running_loop().run_in_executor(None, path.read_text, "utf-8")
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for line in lines.splitlines():
+            pair, sep, text = line.partition("\t")
+            if sep and "-" in pair:
+                source, _, target = pair.strip().lower().partition("-")
+                pairs = [(source, target)] if (source, target) in self.pairs() else []
+            else:
+                text, pairs = line, self.pairs()
+            if text.strip():
+                for key in pairs:
+                    wanted.setdefault(key, []).append(text.strip())
+        count = 0
+        for (source, target), texts in wanted.items():
+            for start in range(0, len(texts), 32):
+                await self.translate_texts(source, target, texts[start : start + 32])
+                count += len(texts[start : start + 32])
+        return count
 
     async def close(self) -> None:
         self.ready = False
