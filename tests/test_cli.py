@@ -84,6 +84,19 @@ def test_models_eval_on_a_file(tmp_path: Path) -> None:
     assert bad.returncode == 1 and b"reference lines" in bad.stderr
 
 
+def test_models_stability_on_a_file(tmp_path: Path) -> None:
+    src, ref = tmp_path / "src.en", tmp_path / "ref.de"
+    src.write_text("A man is riding a bicycle down the street.\nTwo dogs are playing in the snow.\n")
+    ref.write_text("Ein Mann fährt mit dem Fahrrad die Straße entlang.\nZwei Hunde spielen im Schnee.\n")
+    proc = run("models", "stability", "-s", "en", "-t", "de", "--src-file", str(src), "--ref-file", str(ref), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["sentences"] == 2 and report["partials_per_sentence"] > 0
+    assert set(report) >= {"bleu_whole", "bleu_streamed", "normalized_erasure", "stable_before_end"}
+    half = run("models", "stability", "-s", "en", "-t", "de", "--src-file", str(src))
+    assert half.returncode == 2 and b"--ref-file" in half.stderr
+
+
 @pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")
 def test_models_bench_prints_numbers() -> None:
     proc = run(

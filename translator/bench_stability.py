@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import sacrebleu
 
 from translator.engine import Engine
-from translator.streaming import PartialJob, StreamState
+from translator.streaming import FinalJob, PartialJob, StreamState
 
 
 @dataclass(frozen=True)
@@ -51,18 +52,19 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
     erasure = 0
     partials = 0
 
-    def run_partials(jobs: list[tuple[int, PartialJob]]) -> None:
-        nonlocal erasure, partials
-        if not jobs:
-            return
+    def translate(jobs: Sequence[tuple[int, PartialJob | FinalJob]]) -> list[str]:
         results = engine.translate(
             [j.source for _, j in jobs],
             source=source,
             target=target,
             target_prefixes=[j.prefix or None for _, j in jobs],
         )
-        for (i, job), result in zip(jobs, results, strict=True):
-            message = states[i].partial_result(job, result.text)
+        return [r.text for r in results]
+
+    def run_partials(jobs: list[tuple[int, PartialJob]]) -> None:
+        nonlocal erasure, partials
+        for (i, job), result in zip(jobs, translate(jobs), strict=True):
+            message = states[i].partial_result(job, result)
             if message is None:
                 continue
             partials += 1
@@ -76,16 +78,8 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
     def run_finals() -> None:
         nonlocal erasure, stable_words
         jobs = [(i, job) for i, state in enumerate(states) for job in state.take_finals()]
-        if not jobs:
-            return
-        results = engine.translate(
-            [j.source for _, j in jobs],
-            source=source,
-            target=target,
-            target_prefixes=[j.prefix or None for _, j in jobs],
-        )
-        for (i, job), result in zip(jobs, results, strict=True):
-            text = str(StreamState.final_message(job, result.text, cached=False, latency_ms=0)["text"])
+        for (i, job), result in zip(jobs, translate(jobs), strict=True):
+            text = str(StreamState.final_message(job, result, cached=False, latency_ms=0)["text"])
             erasure += erased(shown.get((i, job.segment), ""), text)
             stable_words += len(job.prefix.split())
             finals[i].append(text)
@@ -128,15 +122,10 @@ def measure(engine: Engine, sentences: list[str], refs: list[str], source: str, 
 
 
 def run_stability_bench(args: argparse.Namespace) -> int:
-    from translator.cli import CLIError, _engine
-    from translator.evaluate import multi30k_test, read_lines
+    from translator.cli import _engine, _test_files
+    from translator.evaluate import read_lines
 
-    if args.src_file and args.ref_file:
-        src_path, ref_path = args.src_file, args.ref_file
-    else:
-        src_path, ref_path = multi30k_test(args.source, args.target)
-        if not src_path.exists():
-            raise CLIError(f"no test set at {src_path}; pass --src-file and --ref-file", 2)
+    src_path, ref_path = _test_files(args)
     sentences, refs = read_lines(src_path), read_lines(ref_path)
     if args.limit:
         sentences, refs = sentences[: args.limit], refs[: args.limit]

@@ -161,21 +161,28 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models_eval(args: argparse.Namespace) -> int:
-    from translator.evaluate import evaluate, multi30k_test, read_lines
+def _test_files(args: argparse.Namespace) -> tuple[Path, Path]:
+    """--src-file and --ref-file, or else the Multi30k test2016 files of the pair."""
+    from translator.evaluate import multi30k_test
 
     if args.src_file and args.ref_file:
-        src_path, ref_path = args.src_file, args.ref_file
-    elif args.src_file or args.ref_file:
+        return Path(args.src_file), Path(args.ref_file)
+    if args.src_file or args.ref_file:
         raise CLIError("give both --src-file and --ref-file", EXIT_USAGE)
-    else:
-        src_path, ref_path = multi30k_test(args.source, args.target)
-        if not src_path.exists() or not ref_path.exists():
-            raise CLIError(
-                f"no Multi30k test set for {args.source}->{args.target} at {src_path.parent}; "
-                "pass --src-file and --ref-file",
-                EXIT_USAGE,
-            )
+    src_path, ref_path = multi30k_test(args.source, args.target)
+    if not src_path.exists() or not ref_path.exists():
+        raise CLIError(
+            f"no Multi30k test set for {args.source}->{args.target} at {src_path.parent}; "
+            "pass --src-file and --ref-file",
+            EXIT_USAGE,
+        )
+    return src_path, ref_path
+
+
+def cmd_models_eval(args: argparse.Namespace) -> int:
+    from translator.evaluate import evaluate, read_lines
+
+    src_path, ref_path = _test_files(args)
     engine = _engine(args)
     sources, refs = read_lines(src_path), read_lines(ref_path)
     if args.limit:
