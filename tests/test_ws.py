@@ -277,3 +277,14 @@ async def test_german_to_english_stream(server: Server) -> None:
     final = (await receive_until(ws, finals=1))[-1]
     assert final["source"] == "Ein Hund läuft über die Wiese." and final["text"]
     await ws.close()
+
+
+async def test_finals_only_stream(server: Server) -> None:
+    ws, ready = await open_stream(server, "source=en&target=de&partials=false")
+    assert ready["partials"] is False
+    for word in SENTENCES[0].split():
+        await send(ws, "append", word + " ")
+    await send(ws, "commit")
+    messages = await receive_until(ws, finals=1)
+    assert [m["type"] for m in messages] == ["final"]
+    await ws.close()

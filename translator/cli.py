@@ -226,6 +226,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def cmd_stream(args: argparse.Namespace) -> int:
+    from translator.pipe import run_stream
+
+    return run_stream(args)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -324,6 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="only the first N sentences")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_stability)
+
+    from translator.pipe import FORMATS
+
+    p = sub.add_parser("stream", help="caption pipeline: stdin text or JSON lines in, translations out")
+    _add_engine_args(p)
+    p.add_argument("--url", help="translate through this server (default: in this process)")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="output format (default text)")
+    p.add_argument("--partials", action="store_true", help="also write partials (JSON lines output)")
+    p.add_argument("--hold", type=float, default=2.0, help="seconds a caption stays after its final (vtt/srt)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last finals")
+    p.set_defaults(func=cmd_stream)
 
     from translator.bench import add_arguments as add_bench_arguments
 

@@ -104,8 +104,9 @@ class StreamState:
         finals, self._finals = self._finals, []
         return finals
 
-    def has_work(self) -> bool:
-        return bool(self._finals) or self.partial_job(peek=True) is not None
+    def take_finals_pending(self) -> bool:
+        """Whether finals are waiting to be taken."""
+        return bool(self._finals)
 
     def partial_job(self, peek: bool = False) -> PartialJob | None:
         """A partial translation of the open segment, if its source changed since the last one."""

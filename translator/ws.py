@@ -22,9 +22,12 @@ CLOSE_POLICY = 1008
 
 
 class _Connection:
-    def __init__(self, ws: WebSocket, service: TranslationService, source: str, target: str, max_chars: int) -> None:
+    def __init__(
+        self, ws: WebSocket, service: TranslationService, source: str, target: str, max_chars: int, partials: bool
+    ) -> None:
         self.ws, self.service, self.source, self.target = ws, service, source, target
         self.max_chars = max_chars
+        self.partials = partials
         self.state = StreamState()
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -89,12 +92,12 @@ class _Connection:
             if finals:
                 async with self.finals_lock:
                     await self._finals(finals)
-            job = self.state.partial_job()
+            job = self.state.partial_job() if self.partials else None
             if job is not None:
                 task = asyncio.create_task(self._partial(job))
                 self.partial_tasks.add(task)
                 task.add_done_callback(self.partial_tasks.discard)
-            if self.state.has_work():
+            if self.state.take_finals_pending() or (self.partials and self.state.partial_job(peek=True)):
                 self.wake.set()
 
     async def _partial(self, job: PartialJob) -> None:
@@ -154,7 +157,8 @@ async def stream_endpoint(ws: WebSocket) -> None:
         await ws.send_text(json.dumps(error_message(code, str(exc))))
         await ws.close(CLOSE_POLICY)
         return
-    conn = _Connection(ws, service, source, target, max_chars)
+    partials = ws.query_params.get("partials", "true").strip().lower() not in ("false", "0", "no", "off")
+    conn = _Connection(ws, service, source, target, max_chars, partials)
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
     await conn.send(
@@ -165,6 +169,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
             "model": model.name,
             "protocol": PROTOCOL_VERSION,
             "max_text_chars": max_chars,
+            "partials": partials,
         }
     )
     worker = asyncio.create_task(conn.work_loop())

@@ -104,6 +104,17 @@ def collate(seqs: list[np.ndarray], pad: int) -> torch.Tensor:
     return out
 
 
+def zero_start_embedding(model: MarianMTModel, pad: int) -> None:
+    """Keep the <pad> embedding at zero.
+
+    The Marian decoder starts from <pad>; CTranslate2's Marian converter (like Marian itself) starts
+    the decoder from a zero embedding instead. The tied output projection gives the <pad> row a
+    gradient, so it is reset after every step to keep training and inference the same.
+    """
+    with torch.no_grad():
+        model.get_input_embeddings().weight[pad].zero_()
+
+
 def lr_at(step: int, args: argparse.Namespace) -> float:
     step = max(step, 1)
     return args.lr * min(step / args.warmup, math.sqrt(args.warmup / step))
@@ -139,6 +150,7 @@ def train(args: argparse.Namespace) -> None:
         optimizer.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
         print(f"resumed from step {state['step']} (epoch {state['epoch']})", flush=True)
+    zero_start_embedding(model, pad)
     (run / "args.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=2))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"parameters: {n_params / 1e6:.2f} M, vocab {len(vocab)}", flush=True)
@@ -185,6 +197,7 @@ def train(args: argparse.Namespace) -> None:
             (loss / ntok).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            zero_start_embedding(model, pad)
             state["step"] += 1
             state["seconds"] += time.time() - t0
             report_tokens += ntok
@@ -226,6 +239,7 @@ def export(args: argparse.Namespace) -> None:
             avg[key] = avg.get(key, 0) + value.float() / len(snaps)
     model = MarianMTModel(model_config(len(vocab), args))
     model.load_state_dict(avg)
+    zero_start_embedding(model, len(vocab) - 1)
     out: Path = args.export
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

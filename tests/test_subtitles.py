@@ -1,0 +1,22 @@
+from translator.subtitles import Cue, timestamp, to_srt, to_vtt
+
+
+def test_timestamps() -> None:
+    assert timestamp(0) == "00:00:00.000"
+    assert timestamp(3661.5) == "01:01:01.500"
+    assert timestamp(59.9996, ",") == "00:01:00,000"
+    assert timestamp(-1) == "00:00:00.000"
+
+
+def test_vtt_and_srt() -> None:
+    cues = [Cue(0.5, 2.0, "Ein Mann fährt Fahrrad."), Cue(2.5, 4.25, "Zwei Hunde\n\nspielen --> im Schnee.")]
+    assert to_vtt(cues) == (
+        "WEBVTT\n\n"
+        "00:00:00.500 --> 00:00:02.000\nEin Mann fährt Fahrrad.\n\n"
+        "00:00:02.500 --> 00:00:04.250\nZwei Hunde\nspielen → im Schnee.\n\n"
+    )
+    assert to_srt(cues).startswith("1\n00:00:00,500 --> 00:00:02,000\nEin Mann fährt Fahrrad.\n\n2\n00:00:02,500")
+
+
+def test_empty_text_keeps_the_cue_well_formed() -> None:
+    assert to_srt([Cue(0, 1, "")]) == "1\n00:00:00,000 --> 00:00:01,000\n \n\n"
