@@ -14,7 +14,7 @@ pytest.importorskip("torch", reason="conversion needs the 'convert' extra")
 
 from tests.tiny_marian import make_tiny_marian
 from tests.tiny_nllb import make_tiny_nllb
-from translator.convert import ConversionError, convert
+from translator.convert import ConversionError, StartEmbeddingWarning, convert
 from translator.engine import Engine
 from translator.metadata import ModelMetadata
 from translator.registry import Registry
@@ -71,6 +71,42 @@ def test_cli_converts_marian_and_the_engine_serves_it(tiny_hf: Path, tmp_path: P
     translated = run_cli("translate", "--model", str(dest), "--source", "en", "--target", "de", "Hello.")
     assert translated.returncode == 0, translated.stderr
     assert len(translated.stdout.splitlines()) == 1
+
+
+def test_converted_model_decodes_like_transformers(tiny_hf: Path, tmp_path: Path) -> None:
+    """Greedy decoding of the float32 conversion matches the Hugging Face model token for token."""
+    import torch
+    from transformers import MarianMTModel, MarianTokenizer
+
+    convert(str(tiny_hf), tmp_path / "f32", quantization="float32")
+    engine = Engine(tmp_path / "f32", device="cpu", compute_type="float32")
+    tokenizer = MarianTokenizer.from_pretrained(tiny_hf)
+    model = MarianMTModel.from_pretrained(tiny_hf).eval()
+    sentences = ["A man is riding a bicycle.", "Where is the train station?", "Zwei Hunde spielen."]
+    for sentence in sentences:
+        inputs = tokenizer([sentence], return_tensors="pt")
+        with torch.no_grad():
+            ids = model.generate(**inputs, num_beams=1, do_sample=False, max_new_tokens=7, min_new_tokens=7)
+        # (the last generated token is left out: generate forces config.forced_eos_token_id there)
+        expected = tokenizer.convert_ids_to_tokens(ids[0])[1:7]
+        tokens = engine._source_tokens(sentence, "en", "de", 200)
+        result = engine._translator.translate_batch(
+            tokens, beam_size=1, max_decoding_length=6, min_decoding_length=6, end_token=[]
+        )
+        assert result[0].hypotheses[0] == expected
+
+
+def test_nonzero_start_embedding_is_warned_about(tmp_path: Path) -> None:
+    import torch
+    from transformers import MarianMTModel
+
+    src = make_tiny_marian(tmp_path / "drifted")
+    model = MarianMTModel.from_pretrained(src)
+    with torch.no_grad():
+        model.get_input_embeddings().weight[model.config.pad_token_id].fill_(0.5)
+    model.save_pretrained(src)
+    with pytest.warns(StartEmbeddingWarning, match="not zero"):
+        convert(str(src), tmp_path / "out", source_languages=["en"], target_languages=["de"])
 
 
 def test_multi_target_marian_uses_source_tags(tiny_multi_hf: Path, tmp_path: Path) -> None:

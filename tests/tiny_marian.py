@@ -67,7 +67,10 @@ def make_tiny_marian(out: Path, tags: tuple[str, ...] = (), seed: int = 0) -> Pa
         decoder_start_token_id=len(vocab) - 1,
         share_encoder_decoder_embeddings=True,
     )
-    MarianMTModel(config).save_pretrained(out)
+    model = MarianMTModel(config)
+    with torch.no_grad():  # Marian (and OPUS-MT) models start the decoder from a zero <pad> embedding
+        model.get_input_embeddings().weight[config.pad_token_id].zero_()
+    model.save_pretrained(out)
     tokenizer = MarianTokenizer(
         source_spm=str(out / "source.spm"),
         target_spm=str(out / "target.spm"),

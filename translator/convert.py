@@ -36,6 +36,36 @@ class ConversionError(RuntimeError):
     pass
 
 
+class StartEmbeddingWarning(UserWarning):
+    """A Marian model whose decoder start (<pad>) embedding is not zero."""
+
+
+def _check_marian_start_embedding(src: str, config: dict) -> None:
+    """Warn when the <pad> embedding is not zero: Transformers starts the Marian decoder from it, but
+    CTranslate2 (like Marian itself) starts from a zero vector, so the converted model would decode
+    differently from the original. Models trained with tied embeddings can drift there."""
+    path = Path(src) / "model.safetensors"
+    pad = config.get("pad_token_id")
+    if not path.exists() or pad is None:
+        return
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as weights:
+        names = [n for n in weights.keys() if n.endswith(("shared.weight", "decoder.embed_tokens.weight"))]
+        if not names:
+            return
+        row = weights.get_slice(names[0])[pad : pad + 1]
+    norm = float((row.astype("float64") ** 2).sum() ** 0.5)
+    if norm > 1e-6:
+        warnings.warn(
+            f"{src}: the <pad> (decoder start) embedding is not zero (norm {norm:.3g}); CTranslate2 starts "
+            "Marian decoders from a zero vector, so translations will differ from Transformers'. "
+            "Zero that row (and keep it zero in training) for identical results.",
+            StartEmbeddingWarning,
+            stacklevel=3,
+        )
+
+
 def _read_config(src: str) -> dict:
     path = Path(src)
     if path.is_dir():
@@ -113,6 +143,8 @@ def convert(
         missing = [f for f in copy if not (Path(src) / f).exists()]
         if missing:
             raise ConversionError(f"{src} lacks the tokenizer file(s) {', '.join(missing)}")
+        if model_type == "marian":
+            _check_marian_start_embedding(src, config)
 
     import ctranslate2.converters
 
