@@ -177,6 +177,9 @@ async def run_streams(
         ),
         "final_ms": percentiles([(i.finished - i.committed) * 1000 for i in finished if i.finished]),
         "cached_finals": sum(f["cached"] for i in finished for f in i.finals),
+        # The server's own measure (latency_ms of each final), for cache hits and for model translations.
+        "server_final_ms_cached": percentiles([f["latency_ms"] for i in finished for f in i.finals if f["cached"]]),
+        "server_final_ms_model": percentiles([f["latency_ms"] for i in finished for f in i.finals if not f["cached"]]),
         "normalized_erasure": round(stats["erased"] / final_words, 3),
         "bleu": bleu,
         "errors": stats["errors"],
