@@ -19,6 +19,7 @@ from translator.streaming import FinalJob, PartialJob, StreamState
 log = logging.getLogger("translator.ws")
 
 CLOSE_POLICY = 1008
+CLOSE_INTERNAL_ERROR = 1011
 
 
 class _Connection:
@@ -173,13 +174,20 @@ async def stream_endpoint(ws: WebSocket) -> None:
         }
     )
     worker = asyncio.create_task(conn.work_loop())
+    receiver = asyncio.create_task(conn.receive_loop())
     try:
-        await conn.receive_loop()
-    except WebSocketDisconnect:
-        pass
+        await asyncio.wait({worker, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if worker.done() and not worker.cancelled() and worker.exception() is not None:
+            # Not a client's fault: say so and close, rather than keep accepting text nobody translates.
+            log.error("stream worker failed", exc_info=worker.exception())
+            try:
+                await conn.error("internal_error", "the server failed on this stream")
+                await ws.close(CLOSE_INTERNAL_ERROR)
+            except (WebSocketDisconnect, RuntimeError):
+                pass
     finally:
         service.metrics.connections_active.dec()
-        tasks = [worker, *conn.partial_tasks]
+        tasks = [receiver, worker, *conn.partial_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
