@@ -9,16 +9,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 
 from translator import rest
 from translator.config import ServerConfig
 from translator.engine import TranslationOptions
 from translator.registry import Registry
 from translator.service import TranslationService
+from translator.sessions import SessionHub
 from translator.ws import stream_endpoint
 
 log = logging.getLogger("translator")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 async def _warm(service: TranslationService, path: Path) -> None:
@@ -67,6 +72,14 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                 warm_task.cancel()
             await service.close()
 
+    web = config.web if config.web is not None else WEB_DIR
+    static: list[Route | Mount] = []
+    if web.is_dir():
+
+        async def overlay(request: Request) -> Response:
+            return FileResponse(web / "overlay.html")
+
+        static = [Route("/overlay", overlay, methods=["GET"]), Mount("/", StaticFiles(directory=web, html=True))]
     app = Starlette(
         routes=[
             WebSocketRoute("/v1/stream", stream_endpoint),
@@ -75,8 +88,10 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             Route("/healthz", rest.healthz, methods=["GET"]),
             Route("/readyz", rest.readyz, methods=["GET"]),
             Route("/metrics", rest.metrics, methods=["GET"]),
+            *static,
         ],
         lifespan=lifespan,
     )
     app.state.config = config
+    app.state.sessions = SessionHub()
     return app

@@ -25,6 +25,8 @@ class ServerConfig:
     max_queue: int = 1024
     # Phrases translated into the cache in the background at startup (one per line).
     warm_cache: Path | None = None
+    # The browser client's files (default: web/ beside the package).
+    web: Path | None = None
     # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
@@ -46,7 +48,7 @@ class ServerConfig:
 
 
 def _convert(name: str, raw: str, default: object) -> object:
-    if name in ("models", "warm_cache"):
+    if name in ("models", "warm_cache", "web"):
         return Path(raw)
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")

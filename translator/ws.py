@@ -14,6 +14,7 @@ from translator.batcher import Shed, Superseded
 from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_client_message
 from translator.registry import UnknownPairError
 from translator.service import TranslationService
+from translator.sessions import SessionHub
 from translator.streaming import FinalJob, PartialJob, StreamState
 
 log = logging.getLogger("translator.ws")
@@ -29,6 +30,8 @@ class _Connection:
         self.ws, self.service, self.source, self.target = ws, service, source, target
         self.max_chars = max_chars
         self.partials = partials
+        self.session: str | None = None
+        self.hub: SessionHub = ws.app.state.sessions
         self.state = StreamState()
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
@@ -40,6 +43,8 @@ class _Connection:
         async with self.send_lock:
             await self.ws.send_text(json.dumps(message, ensure_ascii=False))
         self.metrics.messages_sent.inc(1, str(message["type"]))
+        if self.session and message["type"] in ("partial", "final"):
+            self.hub.publish(self.session, message)
 
     async def error(self, code: str, message: str, **extra: object) -> None:
         self.metrics.errors.inc(1, code)
@@ -142,8 +147,45 @@ class _Connection:
             self.metrics.final_latency.observe(latency)
 
 
+async def _viewer(ws: WebSocket, name: str, metrics: Any) -> None:
+    """Watch the named session: every partial and final its speakers receive, until disconnect."""
+    hub: SessionHub = ws.app.state.sessions
+    queue = hub.watch(name)
+    await ws.send_text(json.dumps({"type": "ready", "role": "viewer", "session": name, "protocol": PROTOCOL_VERSION}))
+
+    async def forward() -> None:
+        while True:
+            await ws.send_text(json.dumps(await queue.get(), ensure_ascii=False))
+
+    async def listen() -> None:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            metrics.errors.inc(1, "read_only")
+            await ws.send_text(json.dumps(error_message("read_only", "viewers cannot send text")))
+
+    tasks = [asyncio.create_task(forward()), asyncio.create_task(listen())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hub.unwatch(name, queue)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def stream_endpoint(ws: WebSocket) -> None:
     service: TranslationService = ws.app.state.service
+    session = ws.query_params.get("session", "").strip()[:100] or None
+    if ws.query_params.get("role", "speaker") == "viewer":
+        await ws.accept()
+        if session is None:
+            await ws.send_text(json.dumps(error_message("missing_session", "a viewer needs ?session=NAME")))
+            await ws.close(CLOSE_POLICY)
+            return
+        await _viewer(ws, session, service.metrics)
+        return
     max_chars: int = ws.app.state.config.max_text_chars
     source = ws.query_params.get("source", "").strip().lower()
     target = ws.query_params.get("target", "").strip().lower()
@@ -160,6 +202,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         return
     partials = ws.query_params.get("partials", "true").strip().lower() not in ("false", "0", "no", "off")
     conn = _Connection(ws, service, source, target, max_chars, partials)
+    conn.session = session
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
     await conn.send(
@@ -171,6 +214,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
             "protocol": PROTOCOL_VERSION,
             "max_text_chars": max_chars,
             "partials": partials,
+            **({"session": session} if session else {}),
         }
     )
     worker = asyncio.create_task(conn.work_loop())

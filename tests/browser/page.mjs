@@ -1,0 +1,91 @@
+// Drives the real page in Debian's Chromium (never a downloaded browser) and prints one JSON line per
+// step for tests/test_web.py. Usage: node page.mjs BASE_URL OUT_DIR
+// Between "restart" steps it waits for a line on standard input (the test restarts the server).
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { readFileSync } from "node:fs";
+
+const [base, out] = process.argv.slice(2);
+const lines = createInterface({ input: process.stdin });
+const nextLine = () => new Promise((resolve) => lines.once("line", resolve));
+const report = (step, data) => console.log(JSON.stringify({ step, ...data }));
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(60000);
+  await page.goto(base + "/");
+  await page.waitForSelector(".status.open");
+  report("loaded", { status: await page.textContent("#status"),
+                     sources: await page.$$eval("#source option", (o) => o.map((x) => x.value)) });
+
+  // Typing: a partial with a dimmed unstable tail, then the final.
+  await page.type("#text", "A man is riding a bicycle down the street", { delay: 80 });
+  const open = await page.waitForSelector("#transcript li.open .unstable:not(:empty)");
+  const opacity = await open.evaluate((el) => getComputedStyle(el).opacity);
+  await page.screenshot({ path: `${out}/page-typing.png` });
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#transcript li.final");
+  report("typed", {
+    unstable_opacity: Number(opacity),
+    final: await page.textContent("#transcript li.final .translation"),
+    latency: await page.textContent("#transcript li.final .latency"),
+  });
+
+  // Pasting a paragraph: it flows into one final per sentence.
+  await page.fill("#text", "Two dogs are playing in the snow. A woman is reading a book. Where is the train station?");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 4);
+  report("pasted", { finals: await page.$$eval("#transcript li.final .source", (e) => e.map((x) => x.textContent)) });
+
+  // Reconnect after the server restarts; the open text is not lost and no final repeats.
+  await page.type("#text", "The children are eating ice cream", { delay: 20 });
+  report("restart", {});
+  await nextLine();  // the test has stopped the server
+  await page.waitForSelector(".status.closed");
+  report("restart-wait", { status: await page.textContent("#status") });
+  await nextLine();  // the server is back
+  await page.waitForSelector(".status.open", { timeout: 90000 });
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 5);
+  await page.waitForTimeout(1000);
+  report("reconnected", {
+    finals: await page.$$eval("#transcript li.final .source", (e) => e.map((x) => x.textContent)),
+    open_entries: await page.$$eval("#transcript li.open", (e) => e.length),
+  });
+  await page.screenshot({ path: `${out}/page.png` });
+
+  // WebVTT download.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#vtt")]);
+  const path = `${out}/captions.vtt`;
+  await download.saveAs(path);
+  report("vtt", { name: download.suggestedFilename(), text: readFileSync(path, "utf8") });
+
+  // Overlay fed by a named session; the page speaks into that session.
+  const overlay = await context.newPage();
+  await overlay.goto(`${base}/overlay?session=demo&source=en&target=de&size=44&lines=2`);
+  await overlay.waitForTimeout(500);
+  await page.evaluate((url) => new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.onmessage = (e) => { if (JSON.parse(e.data).type === "final") resolve(); };
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: "append", text: "Good evening and welcome to the show." }));
+      ws.send(JSON.stringify({ type: "commit" }));
+    };
+  }), base.replace("http", "ws") + "/v1/stream?source=en&target=de&session=demo");
+  await overlay.waitForFunction(() => document.querySelector("#captions").textContent.trim().length > 0);
+  await overlay.screenshot({ path: `${out}/overlay.png`, omitBackground: true });
+  report("overlay", {
+    text: await overlay.textContent("#captions"),
+    background: await overlay.evaluate(() => getComputedStyle(document.body).backgroundColor),
+    font_size: await overlay.evaluate(() => getComputedStyle(document.querySelector("#captions")).fontSize),
+  });
+} finally {
+  await browser.close();
+  lines.close();
+}

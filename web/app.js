@@ -1,0 +1,216 @@
+// The live translation page: streams the text box over /v1/stream and shows the transcript.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const sessionStart = performance.now();
+const now = () => (performance.now() - sessionStart) / 1000;
+
+const state = {
+  ws: null,
+  connected: false,
+  backoff: 0.5,
+  epoch: 0,            // increases with every connection; segments are numbered per connection
+  doc: "",             // the text box content since the last Enter (what the server has been sent)
+  finalized: 0,        // how much of doc the server has finalized
+  pending: [],         // committed text whose finals have not arrived yet (resent after a reconnect)
+  entries: new Map(),  // `${epoch}:${segment}` -> transcript entry
+  cues: [],            // finals with times, for WebVTT/SRT
+};
+
+function setStatus(text, cls) {
+  const el = $("status");
+  el.textContent = text;
+  el.className = "status " + (cls || "");
+}
+
+async function loadLanguages() {
+  const languages = await (await fetch("/languages")).json();
+  const source = $("source"), target = $("target");
+  for (const lang of languages) {
+    if (lang.targets.length) source.add(new Option(lang.name, lang.code));
+  }
+  const fillTargets = () => {
+    const lang = languages.find((l) => l.code === source.value);
+    const keep = target.value;
+    target.innerHTML = "";
+    for (const code of lang ? lang.targets : []) {
+      const info = languages.find((l) => l.code === code);
+      target.add(new Option(info ? info.name : code, code));
+    }
+    if ([...target.options].some((o) => o.value === keep)) target.value = keep;
+  };
+  source.value = params.get("source") || (languages.some((l) => l.code === "en") ? "en" : source.value);
+  fillTargets();
+  if (params.get("target")) target.value = params.get("target");
+  source.addEventListener("change", () => { fillTargets(); restart(); });
+  target.addEventListener("change", restart);
+}
+
+function send(message) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(message));
+    return true;
+  }
+  return false;
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const url = `${proto}//${location.host}/v1/stream?source=${$("source").value}&target=${$("target").value}`;
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  setStatus("connecting…");
+  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+  ws.onclose = () => {
+    if (state.ws !== ws) return;
+    state.connected = false;
+    const wait = state.backoff;
+    state.backoff = Math.min(state.backoff * 2, 10);
+    setStatus(`disconnected — reconnecting in ${wait.toFixed(1)} s`, "closed");
+    setTimeout(() => { if (state.ws === ws) connect(); }, wait * 1000);
+  };
+}
+
+function restart() {
+  const old = state.ws;
+  state.ws = null;
+  if (old) old.close();
+  connect();
+}
+
+function onMessage(msg) {
+  if (msg.type === "ready") {
+    state.connected = true;
+    state.backoff = 0.5;
+    state.epoch += 1;
+    setStatus(`connected · ${msg.model}`, "open");
+    // Open entries of the previous connection will be finished by this one under new segment numbers.
+    for (const [key, entry] of state.entries) {
+      if (!entry.li.classList.contains("final")) { entry.li.remove(); state.entries.delete(key); }
+    }
+    // Resume: whatever has not been finalized yet is sent again, so nothing typed is lost and no
+    // final is repeated.
+    for (const text of state.pending) { send({ type: "append", text }); send({ type: "commit" }); }
+    const open = state.doc.slice(state.finalized);
+    if (open) send({ type: "append", text: open });
+    return;
+  }
+  if (msg.type === "error") { setStatus(`error: ${msg.message}`, "closed"); return; }
+  if (msg.type !== "partial" && msg.type !== "final") return;
+  const entry = entryFor(msg.segment);
+  entry.source.textContent = msg.source;
+  if (msg.type === "partial") {
+    entry.stable.textContent = msg.stable;
+    entry.unstable.textContent = msg.unstable;
+    return;
+  }
+  entry.stable.textContent = msg.text;
+  entry.unstable.textContent = "";
+  entry.li.classList.remove("open");
+  entry.li.classList.add("final");
+  entry.latency.textContent = `${Math.round(msg.latency_ms)} ms${msg.cached ? " · cached" : ""}`;
+  const end = now();
+  state.cues.push({ start: entry.start, end: Math.max(end, entry.start + 1) + 1.5, text: msg.text });
+  consumeFinal(msg.source);
+}
+
+function consumeFinal(source) {
+  if (state.pending.length) {
+    const i = state.pending[0].indexOf(source);
+    if (i >= 0) {
+      const rest = state.pending[0].slice(i + source.length);
+      if (rest.trim()) state.pending[0] = rest; else state.pending.shift();
+      return;
+    }
+  }
+  const i = state.doc.indexOf(source, state.finalized);
+  if (i >= 0) state.finalized = i + source.length;
+}
+
+function entryFor(segment) {
+  const key = `${state.epoch}:${segment}`;
+  let entry = state.entries.get(key);
+  if (entry) return entry;
+  const li = document.createElement("li");
+  li.className = "open";
+  li.innerHTML = '<span class="latency"></span><span class="source"></span>' +
+    '<span class="translation"><span class="stable"></span><span class="unstable"></span></span>';
+  entry = {
+    li, start: now(),
+    latency: li.querySelector(".latency"), source: li.querySelector(".source"),
+    stable: li.querySelector(".stable"), unstable: li.querySelector(".unstable"),
+  };
+  state.entries.set(key, entry);
+  $("transcript").appendChild(li);
+  li.scrollIntoView({ block: "nearest" });
+  return entry;
+}
+
+function onInput() {
+  const value = $("text").value;
+  if (value.startsWith(state.doc)) {
+    const delta = value.slice(state.doc.length);
+    state.doc = value;
+    if (delta) send({ type: "append", text: delta });
+    return;
+  }
+  // An edit inside the text: the open (not yet final) part is replaced; finished sentences stay.
+  state.finalized = Math.min(state.finalized, value.length);
+  state.doc = value;
+  send({ type: "replace", text: value.slice(state.finalized) });
+}
+
+function commit() {
+  const open = state.doc.slice(state.finalized);
+  if (open.trim()) state.pending.push(open);
+  send({ type: "commit" });
+  state.doc = "";
+  state.finalized = 0;
+  $("text").value = "";
+}
+
+function download(name, text, type) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+function setupMicrophone() {
+  const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
+  if (!Recognition) return;  // feature-detected: the button stays hidden
+  const button = $("mic");
+  button.hidden = false;
+  let recognition = null;
+  button.addEventListener("click", () => {
+    if (recognition) { recognition.stop(); recognition = null; button.textContent = "🎤 Microphone"; return; }
+    recognition = new Recognition();
+    recognition.lang = $("source").value;
+    recognition.interimResults = true;
+    recognition.continuous = true;
+    recognition.onresult = (event) => {
+      for (let i = event.resultIndex; i < event.results.length; i++) {
+        const text = event.results[i][0].transcript;
+        send({ type: "replace", text });
+        if (event.results[i].isFinal) send({ type: "commit" });
+      }
+    };
+    recognition.onend = () => { if (recognition) recognition.start(); };
+    recognition.start();
+    button.textContent = "■ Stop microphone";
+  });
+}
+
+$("text").addEventListener("input", onInput);
+$("text").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); commit(); }
+});
+$("commit").addEventListener("click", commit);
+$("vtt").addEventListener("click", () => download("captions.vtt", Captions.vtt(state.cues), "text/vtt"));
+$("srt").addEventListener("click", () => download("captions.srt", Captions.srt(state.cues), "application/x-subrip"));
+setupMicrophone();
+loadLanguages().then(connect).catch((e) => setStatus(`cannot load languages: ${e}`, "closed"));
+window.translatorPage = state;  // for tests and debugging
