@@ -57,7 +57,11 @@ function send(message) {
 
 function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const url = `${proto}//${location.host}/v1/stream?source=${$("source").value}&target=${$("target").value}`;
+  const query = new URLSearchParams({ source: $("source").value, target: $("target").value });
+  if (params.get("session")) query.set("session", params.get("session"));
+  const url = `${proto}//${location.host}/v1/stream?${query}`;
+  $("overlay-link").href = params.get("session")
+    ? `/overlay?session=${encodeURIComponent(params.get("session"))}&${query}` : `/overlay?${query}`;
   const ws = new WebSocket(url);
   state.ws = ws;
   setStatus("connecting…");
