@@ -60,6 +60,8 @@ async def test_viewer_sees_the_speakers_messages(server: Server) -> None:
     await viewer.close()
     refused = await connect(f"{server.ws}/v1/stream?role=viewer")
     assert json.loads(await refused.recv())["code"] == "missing_session"
+    await refused.close()
+    assert refused.close_code == 1008
 
 
 def png_corner_alpha(path: Path) -> int | None:
