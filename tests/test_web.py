@@ -34,7 +34,7 @@ def test_static_page_and_overlay_are_served(server: Server) -> None:
     assert status == 200 and ctype.startswith("text/html") and 'id="transcript"' in body
     status, _, body = get(server, "/overlay")
     assert status == 200 and 'id="captions"' in body
-    status, ctype, _ = get(server, "/app.js")
+    status, ctype, _ = get(server, "/static/app.js")
     assert status == 200 and "javascript" in ctype
 
 

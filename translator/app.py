@@ -76,10 +76,17 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     static: list[Route | Mount] = []
     if web.is_dir():
 
+        async def page(request: Request) -> Response:
+            return FileResponse(web / "index.html")
+
         async def overlay(request: Request) -> Response:
             return FileResponse(web / "overlay.html")
 
-        static = [Route("/overlay", overlay, methods=["GET"]), Mount("/", StaticFiles(directory=web, html=True))]
+        static = [
+            Route("/", page, methods=["GET"]),
+            Route("/overlay", overlay, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=web)),
+        ]
     app = Starlette(
         routes=[
             WebSocketRoute("/v1/stream", stream_endpoint),
