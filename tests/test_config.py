@@ -22,3 +22,9 @@ def test_environment_then_flags() -> None:
 def test_bad_integer_names_the_variable() -> None:
     with pytest.raises(ValueError, match="TRANSLATOR_CACHE_SIZE"):
         ServerConfig.from_env({"TRANSLATOR_CACHE_SIZE": "lots"})
+
+
+def test_allowed_origins_from_the_environment() -> None:
+    config = ServerConfig.from_env({"TRANSLATOR_ALLOWED_ORIGINS": "https://a.example, https://b.example,"})
+    assert config.allowed_origins == ("https://a.example", "https://b.example")
+    assert ServerConfig.from_env({}).allowed_origins == ()

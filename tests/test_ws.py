@@ -288,3 +288,27 @@ async def test_finals_only_stream(server: Server) -> None:
     messages = await receive_until(ws, finals=1)
     assert [m["type"] for m in messages] == ["final"]
     await ws.close()
+
+
+async def test_foreign_origins_are_refused_before_the_handshake(server: Server) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as info:
+        await connect(f"{server.ws}/v1/stream?source=en&target=de", origin="http://evil.example")
+    assert info.value.response.status_code == 403
+    same, ready = await open_stream(server)  # no Origin: programs are allowed
+    assert ready["type"] == "ready"
+    await same.close()
+    own = await connect(f"{server.ws}/v1/stream?source=en&target=de", origin=f"http://127.0.0.1:{server.port}")
+    assert json.loads(await own.recv())["type"] == "ready"
+    await own.close()
+
+
+async def test_configured_origins_are_allowed() -> None:
+    srv = Server(env={"TRANSLATOR_ALLOWED_ORIGINS": "https://captions.example, https://other.example"})
+    try:
+        ws = await connect(f"{srv.ws}/v1/stream?source=en&target=de", origin="https://captions.example")
+        assert json.loads(await ws.recv())["type"] == "ready"
+        await ws.close()
+    finally:
+        srv.stop()

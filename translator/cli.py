@@ -255,6 +255,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             batch_wait_ms=args.batch_wait_ms,
             max_queue=args.max_queue,
             warm_cache=args.warm_cache,
+            allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
             max_text_chars=args.max_text_chars,
             ws=args.ws,
             log_level=args.log_level,
@@ -365,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int, help="waiting texts before partials are shed (env TRANSLATOR_MAX_QUEUE)")
     p.add_argument(
         "--warm-cache", type=Path, help="phrases to translate into the cache at startup (env TRANSLATOR_WARM_CACHE)"
+    )
+    p.add_argument(
+        "--allowed-origin",
+        action="append",
+        help="a web origin allowed to open streams (repeatable; env TRANSLATOR_ALLOWED_ORIGINS)",
     )
     p.add_argument("--max-text-chars", type=int, help="env TRANSLATOR_MAX_TEXT_CHARS, default 10000")
     p.add_argument(

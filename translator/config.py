@@ -31,6 +31,9 @@ class ServerConfig:
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
     max_message_bytes: int = 1 << 20
+    # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
+    # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
+    allowed_origins: tuple[str, ...] = ()
     ws: str = "websockets-sansio"
     log_level: str = "info"
 
@@ -48,6 +51,8 @@ class ServerConfig:
 
 
 def _convert(name: str, raw: str, default: object) -> object:
+    if name == "allowed_origins":
+        return tuple(o.strip() for o in raw.split(",") if o.strip())
     if name in ("models", "warm_cache", "web"):
         return Path(raw)
     if isinstance(default, bool):

@@ -175,8 +175,25 @@ async def _viewer(ws: WebSocket, name: str, metrics: Any) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def origin_allowed(ws: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Browsers send Origin on WebSocket handshakes and do not apply CORS to them: allow clients that
+    send none (programs), the page's own origin, and the configured ones ("*" allows all)."""
+    origin = ws.headers.get("origin")
+    if origin is None or "*" in allowed:
+        return True
+    origin = origin.rstrip("/").lower()
+    if origin in (a.rstrip("/").lower() for a in allowed):
+        return True
+    host = ws.headers.get("host", "").lower()
+    return origin in (f"http://{host}", f"https://{host}")
+
+
 async def stream_endpoint(ws: WebSocket) -> None:
     service: TranslationService = ws.app.state.service
+    if not origin_allowed(ws, ws.app.state.config.allowed_origins):
+        service.metrics.errors.inc(1, "origin_refused")
+        await ws.close(CLOSE_POLICY)  # before accept(): the handshake is answered with HTTP 403
+        return
     session = ws.query_params.get("session", "").strip()[:100] or None
     if ws.query_params.get("role", "speaker") == "viewer":
         await ws.accept()
