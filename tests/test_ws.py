@@ -312,3 +312,14 @@ async def test_configured_origins_are_allowed() -> None:
         await ws.close()
     finally:
         srv.stop()
+
+
+async def test_oversized_message_closes_with_1009(server: Server) -> None:
+    ws, _ = await open_stream(server)
+    await send(ws, "append", "A man is walking")
+    await ws.send(json.dumps({"type": "append", "text": "x" * 70_000}))
+    with pytest.raises(ConnectionClosed):
+        async with asyncio.timeout(30):
+            while True:
+                await ws.recv()
+    assert ws.close_code == 1009

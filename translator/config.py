@@ -30,7 +30,7 @@ class ServerConfig:
     # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
-    max_message_bytes: int = 1 << 20
+    max_message_bytes: int = 64 * 1024
     # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()
