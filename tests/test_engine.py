@@ -132,7 +132,8 @@ def test_options_are_validated() -> None:
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")
-@pytest.mark.parametrize(("source", "target", "floor"), [("en", "de", 20.0), ("de", "en", 24.0)])
+# The floors are the minimum quality the default models must keep (Multi30k test2016 BLEU 28 en->de, 32 de->en).
+@pytest.mark.parametrize(("source", "target", "floor"), [("en", "de", 28.0), ("de", "en", 32.0)])
 def test_quality_on_multi30k_sample(registry, source: str, target: str, floor: float) -> None:  # type: ignore[no-untyped-def]
     src, ref = multi30k_test(source, target, SHARED_DATA)
     sources, refs = read_lines(src)[:200], read_lines(ref)[:200]

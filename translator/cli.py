@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", type=Path, help="models directory (env TRANSLATOR_MODELS)")
     p.add_argument("--device", choices=DEVICES, help="env TRANSLATOR_DEVICE, default auto")
     p.add_argument("--compute-type", help="env TRANSLATOR_COMPUTE_TYPE, default int8 (CPU) / int8_float16 (CUDA)")
-    p.add_argument("--inter-threads", type=int, help="parallel translations (env TRANSLATOR_INTER_THREADS, default 1)")
+    p.add_argument("--inter-threads", type=int, help="parallel translations (env TRANSLATOR_INTER_THREADS, default 2)")
     p.add_argument(
         "--intra-threads", type=int, help="threads per translation (env TRANSLATOR_INTRA_THREADS, default 1)"
     )

@@ -54,8 +54,13 @@ def main() -> None:
     parser.add_argument("--average", type=int, default=3)
     parser.add_argument("--speed-sentences", type=int, default=300)
     parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--card-only", action="store_true", help="rewrite README.md from eval.json")
     args = parser.parse_args()
     pair = f"{args.source}-{args.target}"
+    if args.card_only:
+        report = json.loads((MODELS / pair / "eval.json").read_text())
+        (MODELS / pair / "README.md").write_text(model_card(report), encoding="utf-8")
+        return
     run = args.work / f"run-{pair}"
     hf_dir = args.work / f"export-{pair}"
     if not args.skip_export:
@@ -127,19 +132,8 @@ def main() -> None:
         "data_stats": json.loads((args.work / "data-stats.json").read_text()),
     }
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    save_resume_snapshot(run, RECIPE / "resume" / f"{pair}.pt")
     (out / "README.md").write_text(model_card(report), encoding="utf-8")
     print(json.dumps(results, indent=2))
-
-
-def save_resume_snapshot(run: Path, dest: Path) -> None:
-    """The latest weights in float16: enough to continue training on a machine that lost the run."""
-    import torch
-
-    latest = sorted(run.glob("weights-*.pt"))[-1]
-    weights = torch.load(latest, map_location="cpu", weights_only=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, dest)
 
 
 def _train_state(run: Path) -> dict:
@@ -207,9 +201,6 @@ pip install -e '.[train]'
 python models/recipe/prepare.py
 python models/recipe/train.py --source {source} --target {target} --bf16 --warmup {a["warmup"]}   # resumable
 python models/recipe/release.py --source {source} --target {target}
-# without the work directory: continue from the committed fp16 snapshot instead
-#   python models/recipe/train.py --source {source} --target {target} --bf16 --warmup {a["warmup"]} \\
-#       --init models/recipe/resume/{pair}.pt --init-step {st["step"]}
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """

@@ -140,7 +140,7 @@ def train(args: argparse.Namespace) -> None:
     state = {"step": 0, "epoch": 0, "batch_index": 0, "seconds": 0.0}
     ckpt_path = run / "checkpoint.pt"
     if not ckpt_path.exists() and args.init is not None:
-        # Continue from exported weights (e.g. the committed resume snapshot) with a fresh optimizer.
+        # Continue from saved weights (a state dict) with a fresh optimizer.
         model.load_state_dict({k: v.float() for k, v in torch.load(args.init, map_location="cpu").items()})
         state["step"] = args.init_step
         print(f"initialized from {args.init} at step {state['step']}", flush=True)
