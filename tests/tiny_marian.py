@@ -21,35 +21,42 @@ CORPUS = [
 ] * 4
 
 
+def train_spm(directory: Path, prefix: str, lines: list[str], **options: object) -> Path:
+    """Train a SentencePiece model on ``lines`` into ``directory/prefix.model`` (nothing else is left)."""
+    text = directory / "corpus.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(directory / prefix), character_coverage=1.0, minloglevel=2, **options
+    )
+    text.unlink()
+    (directory / f"{prefix}.vocab").unlink()
+    return directory / f"{prefix}.model"
+
+
 def make_tiny_marian(out: Path, tags: tuple[str, ...] = (), seed: int = 0) -> Path:
     """Write a Hugging Face Marian model directory to ``out``; ``tags`` adds ">>xxx<<" tokens."""
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     out.mkdir(parents=True, exist_ok=True)
-    text = out / "corpus.txt"
-    text.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(text),
-        model_prefix=str(out / "spm"),
+    train_spm(
+        out,
+        "spm",
+        CORPUS,
         vocab_size=60,
         model_type="unigram",
-        character_coverage=1.0,
         unk_id=0,
         eos_id=1,
         bos_id=-1,
         pad_id=-1,
         user_defined_symbols=list(tags),
-        minloglevel=2,
     )
-    text.unlink()
     sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
     vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + ["<pad>"]
     (out / "vocab.json").write_text(json.dumps({p: i for i, p in enumerate(vocab)}), encoding="utf-8")
     for name in ("source.spm", "target.spm"):
         (out / name).write_bytes((out / "spm.model").read_bytes())
     (out / "spm.model").unlink()
-    (out / "spm.vocab").unlink()
     torch.manual_seed(seed)
     config = MarianConfig(
         vocab_size=len(vocab),

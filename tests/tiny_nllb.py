@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from tests.tiny_marian import CORPUS
+from tests.tiny_marian import CORPUS, train_spm
 
 CORPUS_FR = [
     "Un homme fait du vélo.",
@@ -43,23 +43,18 @@ def make_tiny_nllb(out: Path, seed: int = 0) -> Path:
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     out.mkdir(parents=True, exist_ok=True)
-    text = out / "corpus.txt"
-    text.write_text("\n".join(CORPUS + CORPUS_FR) + "\n", encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(text),
-        model_prefix=str(out / "sentencepiece.bpe"),
+    train_spm(
+        out,
+        "sentencepiece.bpe",
+        CORPUS + CORPUS_FR,
         vocab_size=80,
         model_type="bpe",
-        character_coverage=1.0,
         normalization_rule_name="identity",
         unk_id=0,
         bos_id=1,
         eos_id=2,
         pad_id=-1,
-        minloglevel=2,
     )
-    text.unlink()
-    (out / "sentencepiece.bpe.vocab").unlink()
     sp = spm.SentencePieceProcessor(model_file=str(out / "sentencepiece.bpe.model"))
     vocab, merges = _vocab_and_merges(sp)
     # The language codes (eng_Latn, deu_Latn, ...) and <mask> are added after the pieces.
