@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import uvicorn
+
 from translator.client import StreamClient
 
-from .conftest import Server
+from .conftest import MODELS, Server
 from .test_rest import metric
 
 
@@ -62,3 +67,82 @@ def test_batching_off_still_serves(tmp_path: Path) -> None:
         assert finals[0]["text"] == finals[1]["text"]
     finally:
         server.stop()
+
+
+def test_sigterm_drains_open_streams_and_exits_0() -> None:
+    import json
+    import signal
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    server = Server()
+    try:
+
+        async def scenario() -> tuple[list[dict[str, object]], int | None]:
+            ws = await connect(f"{server.ws}/v1/stream?source=en&target=de")
+            assert json.loads(await ws.recv())["type"] == "ready"
+            await ws.send(json.dumps({"type": "append", "text": "A man is riding a bicycle down the"}))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 60))  # the sentence is open, not final
+            assert first["type"] == "partial"
+            server.process.send_signal(signal.SIGTERM)
+            messages = []
+            try:
+                async with asyncio.timeout(60):
+                    while True:
+                        messages.append(json.loads(await ws.recv()))
+            except ConnectionClosed:
+                pass
+            return messages, ws.close_code
+
+        messages, code = asyncio.run(scenario())
+        finals = [m for m in messages if m["type"] == "final"]
+        assert [f["source"] for f in finals] == ["A man is riding a bicycle down the"]  # nothing lost
+        assert code == 1001
+        assert server.process.wait(timeout=60) == 0
+    finally:
+        server.stop()
+
+
+def test_readiness_and_new_streams_while_draining() -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from translator.app import create_app
+    from translator.config import ServerConfig
+    from translator.ws import drain_streams
+
+    # The app in-process under a real uvicorn, so the drain can be started without a signal.
+
+    config = ServerConfig(models=MODELS, port=0, log_level="warning")
+    app = create_app(config)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        port = uv.servers[0].sockets[0].getsockname()[1]
+        asyncio.run_coroutine_threadsafe(drain_streams(app), uv.servers[0].get_loop()).result(30)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
+            raise AssertionError("readyz should be 503 while draining")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503
+
+        async def new_stream() -> tuple[dict[str, object], int | None]:
+            ws = await connect(f"ws://127.0.0.1:{port}/v1/stream?source=en&target=de")
+            message = json.loads(await ws.recv())
+            with contextlib.suppress(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            return message, ws.close_code
+
+        message, code = asyncio.run(new_stream())
+        assert message["code"] == "draining" and code == 1012
+    finally:
+        uv.should_exit = True
+        thread.join(30)

@@ -101,4 +101,5 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     )
     app.state.config = config
     app.state.sessions = SessionHub()
+    app.state.connections = set()
     return app

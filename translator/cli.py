@@ -235,9 +235,6 @@ def cmd_stream(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    import uvicorn
-
-    from translator.app import create_app
     from translator.config import ServerConfig
 
     try:
@@ -259,20 +256,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_text_chars=args.max_text_chars,
             ws=args.ws,
             log_level=args.log_level,
+            drain_grace=args.drain_grace,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        ws=config.ws,
-        ws_max_size=config.max_message_bytes,
-        ws_per_message_deflate=False,
-        log_level=config.log_level,
-        lifespan="on",
-    )
+    from translator.server import run as run_server
+
+    run_server(config)
     return 0
 
 
@@ -378,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("websockets-sansio", "websockets", "wsproto"),
         help="uvicorn WebSocket implementation (env TRANSLATOR_WS, default websockets-sansio)",
     )
+    p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)
     return parser

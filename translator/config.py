@@ -35,6 +35,8 @@ class ServerConfig:
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()
     ws: str = "websockets-sansio"
+    # On SIGTERM: seconds to wait for open streams to receive their finals before closing them.
+    drain_grace: float = 10.0
     log_level: str = "info"
 
     @classmethod

@@ -117,6 +117,8 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     service: TranslationService = request.app.state.service
+    if service.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     if service.ready:
         return JSONResponse({"status": "ready", "pairs": [f"{s}-{t}" for s, t in service.pairs()]})
     return JSONResponse({"status": "not ready"}, status_code=503)

@@ -36,6 +36,7 @@ class TranslationService:
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self.ready = False
+        self.draining = False
 
     async def start(self) -> None:
         """Load every model once (at startup, so no request pays for it) and start its batcher."""

@@ -20,7 +20,9 @@ from translator.streaming import FinalJob, PartialJob, StreamState
 log = logging.getLogger("translator.ws")
 
 CLOSE_POLICY = 1008
+CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012
 
 
 class _Connection:
@@ -38,6 +40,7 @@ class _Connection:
         self.finals_lock = asyncio.Lock()
         self.partial_tasks: set[asyncio.Task[None]] = set()
         self.metrics = service.metrics
+        self.draining = False
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -67,6 +70,9 @@ class _Connection:
                 continue
             self.metrics.messages_received.inc(1, parsed.type)
             now = time.perf_counter()
+            if self.draining and parsed.type != "ping":
+                await self.error("draining", "the server is shutting down; this message was not accepted")
+                continue
             if parsed.type == "ping":
                 await self.send({"type": "pong"})
                 continue
@@ -105,6 +111,16 @@ class _Connection:
                 task.add_done_callback(self.partial_tasks.discard)
             if self.state.take_finals_pending() or (self.partials and self.state.partial_job(peek=True)):
                 self.wake.set()
+
+    async def drain(self) -> None:
+        """Finalize all open text, send those finals, then close with 1001 (server going away)."""
+        self.draining = True
+        self.state.commit(time.perf_counter())
+        self.wake.set()
+        while self.state.take_finals_pending() or self.finals_lock.locked():
+            await asyncio.sleep(0.01)
+        async with self.send_lock:
+            await self.ws.close(CLOSE_GOING_AWAY)
 
     async def _partial(self, job: PartialJob) -> None:
         try:
@@ -218,8 +234,15 @@ async def stream_endpoint(ws: WebSocket) -> None:
         await ws.close(CLOSE_POLICY)
         return
     partials = ws.query_params.get("partials", "true").strip().lower() not in ("false", "0", "no", "off")
+    if service.draining:
+        service.metrics.errors.inc(1, "draining")
+        await ws.send_text(json.dumps(error_message("draining", "the server is shutting down; reconnect later")))
+        await ws.close(CLOSE_SERVICE_RESTART)
+        return
     conn = _Connection(ws, service, source, target, max_chars, partials)
     conn.session = session
+    connections: set[_Connection] = ws.app.state.connections
+    connections.add(conn)
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
     await conn.send(
@@ -247,8 +270,20 @@ async def stream_endpoint(ws: WebSocket) -> None:
             except (WebSocketDisconnect, RuntimeError):
                 pass
     finally:
+        connections.discard(conn)
         service.metrics.connections_active.dec()
         tasks = [receiver, worker, *conn.partial_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def drain_streams(app: Any) -> None:
+    """Stop taking streams (readiness turns 503) and let every open stream finish (see _Connection.drain)."""
+    service: TranslationService = app.state.service
+    service.draining = True
+    connections: set[_Connection] = app.state.connections
+    results = await asyncio.gather(*(conn.drain() for conn in list(connections)), return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception) and not isinstance(result, (WebSocketDisconnect, RuntimeError)):
+            log.warning("a stream failed while draining: %r", result)
