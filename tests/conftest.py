@@ -72,7 +72,10 @@ class Server:
         self.stop()
         raise RuntimeError("server did not become ready")
 
+    output = ""
+
     def stop(self) -> None:
+        """Stop the server (once); what it printed is kept in ``output``."""
         import subprocess
 
         if self.process.poll() is None:
@@ -82,7 +85,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout:
+        if self.process.stdout and not self.process.stdout.closed:
+            self.output = self.process.stdout.read().decode(errors="replace")
             self.process.stdout.close()
 
 

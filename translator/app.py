@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from translator import rest
+from translator.auth import ApiKeys
 from translator.config import ServerConfig
 from translator.engine import TranslationOptions
 from translator.registry import Registry
@@ -102,4 +103,5 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.state.config = config
     app.state.sessions = SessionHub()
     app.state.connections = set()
+    app.state.api_keys = ApiKeys.load(config.api_keys_file, config.api_keys)
     return app

@@ -257,6 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ws=args.ws,
             log_level=args.log_level,
             drain_grace=args.drain_grace,
+            api_keys_file=args.api_keys_file,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
@@ -368,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ws",
         choices=("websockets-sansio", "websockets", "wsproto"),
         help="uvicorn WebSocket implementation (env TRANSLATOR_WS, default websockets-sansio)",
+    )
+    p.add_argument(
+        "--api-keys-file", type=Path, help="require one of these keys (one per line; env TRANSLATOR_API_KEYS_FILE)"
     )
     p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")

@@ -31,6 +31,10 @@ class ServerConfig:
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
     max_message_bytes: int = 64 * 1024
+    # API keys: a file with one key per line, and/or keys in TRANSLATOR_API_KEYS (comma-separated).
+    # With none configured, no key is needed.
+    api_keys_file: Path | None = None
+    api_keys: tuple[str, ...] = ()
     # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()
@@ -53,9 +57,9 @@ class ServerConfig:
 
 
 def _convert(name: str, raw: str, default: object) -> object:
-    if name == "allowed_origins":
+    if name in ("allowed_origins", "api_keys"):
         return tuple(o.strip() for o in raw.split(",") if o.strip())
-    if name in ("models", "warm_cache", "web"):
+    if name in ("models", "warm_cache", "web", "api_keys_file"):
         return Path(raw)
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")

@@ -64,6 +64,8 @@ async def translate(request: Request) -> Response:
     config = request.app.state.config
     try:
         data = await _fields(request, max_bytes=config.max_text_chars * 4 + 65536)
+        if not request.app.state.api_keys.valid(str(data.get("api_key") or "")):
+            raise BadRequest("Invalid API key", 403)
         q = data.get("q")
         source = str(data.get("source") or "").strip().lower()
         target = str(data.get("target") or "").strip().lower()

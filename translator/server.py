@@ -12,6 +12,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from translator.app import create_app
+from translator.auth import RedactKeys
 from translator.config import ServerConfig
 from translator.ws import drain_streams
 
@@ -65,4 +66,7 @@ def run(config: ServerConfig) -> None:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
+    # After uvicorn.Config, which (re)configures its loggers: keys in query strings are never logged.
+    for name in ("uvicorn.access", "uvicorn.error", "translator"):
+        logging.getLogger(name).addFilter(RedactKeys())
     DrainingServer(uv_config, app, config.drain_grace).run()

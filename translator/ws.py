@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from translator.auth import key_from_protocols
 from translator.batcher import Shed, Superseded
 from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_client_message
 from translator.registry import UnknownPairError
@@ -210,9 +211,14 @@ async def stream_endpoint(ws: WebSocket) -> None:
         service.metrics.errors.inc(1, "origin_refused")
         await ws.close(CLOSE_POLICY)  # before accept(): the handshake is answered with HTTP 403
         return
+    protocol_key, subprotocol = key_from_protocols(ws.headers.get("sec-websocket-protocol"))
+    if not ws.app.state.api_keys.valid(ws.query_params.get("api_key") or protocol_key):
+        service.metrics.errors.inc(1, "unauthorized")
+        await ws.close(CLOSE_POLICY)  # checked before accept(): HTTP 403, nothing else is revealed
+        return
     session = ws.query_params.get("session", "").strip()[:100] or None
     if ws.query_params.get("role", "speaker") == "viewer":
-        await ws.accept()
+        await ws.accept(subprotocol)
         if session is None:
             await ws.send_text(json.dumps(error_message("missing_session", "a viewer needs ?session=NAME")))
             await ws.close(CLOSE_POLICY)
@@ -222,7 +228,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
     max_chars: int = ws.app.state.config.max_text_chars
     source = ws.query_params.get("source", "").strip().lower()
     target = ws.query_params.get("target", "").strip().lower()
-    await ws.accept()
+    await ws.accept(subprotocol)
     try:
         if not source or not target:
             raise ProtocolError("missing_language", "connect to /v1/stream?source=LANG&target=LANG")

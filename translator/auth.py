@@ -1,0 +1,57 @@
+"""Optional API keys: loaded from a file and/or TRANSLATOR_API_KEYS; never logged."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from pathlib import Path
+
+KEY_PROTOCOL_PREFIX = "key."
+_QUERY_KEY = re.compile(r"([?&]api_key=)[^&\s\"]*")
+
+
+class ApiKeys:
+    def __init__(self, keys: set[str]) -> None:
+        self._keys = {k for k in keys if k}
+
+    @classmethod
+    def load(cls, file: Path | None, inline: tuple[str, ...] = ()) -> ApiKeys:
+        keys = set(inline)
+        if file is not None:
+            for line in file.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    keys.add(line)
+        return cls(keys)
+
+    @property
+    def required(self) -> bool:
+        return bool(self._keys)
+
+    def valid(self, key: str | None) -> bool:
+        if not self._keys:
+            return True
+        if not key:
+            return False
+        return any(hmac.compare_digest(key.encode(), k.encode()) for k in self._keys)
+
+
+def key_from_protocols(header: str | None) -> tuple[str | None, str | None]:
+    """The key carried as a ``key.<KEY>`` WebSocket subprotocol, and the subprotocol to answer with."""
+    offered = [p.strip() for p in (header or "").split(",") if p.strip()]
+    key = next((p[len(KEY_PROTOCOL_PREFIX) :] for p in offered if p.startswith(KEY_PROTOCOL_PREFIX)), None)
+    if "translator" in offered:
+        return key, "translator"
+    return key, next((p for p in offered if p.startswith(KEY_PROTOCOL_PREFIX)), None)
+
+
+class RedactKeys(logging.Filter):
+    """Removes ``api_key=...`` from log records (uvicorn's access log prints query strings)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(_QUERY_KEY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _QUERY_KEY.sub(r"\1***", record.msg)
+        return True
