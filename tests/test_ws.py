@@ -323,3 +323,43 @@ async def test_oversized_message_closes_with_1009(server: Server) -> None:
             while True:
                 await ws.recv()
     assert ws.close_code == 1009
+
+
+async def test_limits_rate_connections_and_idle() -> None:
+    srv = Server("--max-messages-per-second", "5", "--max-connections-per-client", "2", "--idle-timeout", "2")
+    try:
+        ws, ready = await open_stream(srv)
+        assert ready["max_messages_per_second"] == 5
+        for word in ["A", "man", "is", "walking", "in", "the", "park", "today"]:
+            await send(ws, "append", word + " ")
+        messages = await drain(ws, quiet=0.6)
+        refused = [m for m in messages if m.get("code") == "rate_limited"]
+        assert len(refused) == 3  # a burst of 5 is accepted, the rest refused with an error
+        # Connections per client address.
+        second, _ = await open_stream(srv)
+        third = await connect(f"{srv.ws}/v1/stream?source=en&target=de")
+        assert json.loads(await third.recv())["code"] == "too_many_connections"
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(third.recv(), 10)
+        assert third.close_code == 1013
+        await second.close()
+        # Idle: the accepted text gets its final, then the stream is closed with 1001.
+        messages = []
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(30):
+                while True:
+                    messages.append(json.loads(await ws.recv()))
+        assert [m["code"] for m in messages if m["type"] == "error"] == ["idle_timeout"]
+        assert [m["source"] for m in messages if m["type"] == "final"] == ["A man is walking in"]
+        assert ws.close_code == 1001
+        # A stream that keeps flooding is closed with 1008.
+        flood, _ = await open_stream(srv)
+        with pytest.raises(ConnectionClosed):
+            for _ in range(100):
+                await flood.send(json.dumps({"type": "ping"}))
+            async with asyncio.timeout(30):
+                while True:
+                    await flood.recv()
+        assert flood.close_code == 1008
+    finally:
+        srv.stop()

@@ -258,6 +258,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             drain_grace=args.drain_grace,
             api_keys_file=args.api_keys_file,
+            max_connections=args.max_connections,
+            max_connections_per_client=args.max_connections_per_client,
+            max_messages_per_second=args.max_messages_per_second,
+            idle_timeout=args.idle_timeout,
+            max_session_seconds=args.max_session_seconds,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
@@ -373,6 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--api-keys-file", type=Path, help="require one of these keys (one per line; env TRANSLATOR_API_KEYS_FILE)"
     )
+    p.add_argument("--max-connections", type=int, help="open streams in all (env TRANSLATOR_MAX_CONNECTIONS)")
+    p.add_argument("--max-connections-per-client", type=int, help="open streams per client address")
+    p.add_argument("--max-messages-per-second", type=int, help="per stream (env TRANSLATOR_MAX_MESSAGES_PER_SECOND)")
+    p.add_argument("--idle-timeout", type=float, help="seconds without a message before a stream is closed")
+    p.add_argument("--max-session-seconds", type=float, help="longest stream (env TRANSLATOR_MAX_SESSION_SECONDS)")
     p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -33,6 +34,10 @@ class StreamClient:
     def __init__(self, ws: ClientConnection, ready: dict[str, Any]) -> None:
         self.ws = ws
         self.ready = ready
+        # Stay under the server's advertised message rate (a token bucket like the server's).
+        self._rate = float(ready.get("max_messages_per_second") or 0)
+        self._tokens = self._rate
+        self._refilled = time.monotonic()
 
     @classmethod
     async def connect(
@@ -55,6 +60,14 @@ class StreamClient:
         await self.close()
 
     async def send(self, message: dict[str, Any]) -> None:
+        if self._rate:
+            now = time.monotonic()
+            self._tokens = min(self._rate, self._tokens + (now - self._refilled) * self._rate)
+            self._refilled = now
+            if self._tokens < 1:
+                await asyncio.sleep((1 - self._tokens) / self._rate)
+                self._tokens, self._refilled = 1.0, time.monotonic()
+            self._tokens -= 1
         await self.ws.send(json.dumps(message, ensure_ascii=False))
 
     async def append(self, text: str) -> None:

@@ -31,6 +31,17 @@ class ServerConfig:
     max_text_chars: int = 10_000
     # Largest WebSocket message accepted, in bytes.
     max_message_bytes: int = 64 * 1024
+    # Streams: at most this many open at once, and per client address (beyond: error + close 1013).
+    max_connections: int = 1000
+    max_connections_per_client: int = 100
+    # Messages a stream may send per second (token bucket, bursts of one second's worth): a flood guard.
+    # Excess messages are refused with rate_limited, and a stream that keeps at it is closed with 1008.
+    # The ready message advertises it and translator.client paces itself to stay under it.
+    max_messages_per_second: int = 1000
+    # A stream with no message for idle_timeout seconds, or open for max_session_seconds, gets the finals
+    # of its open text and is closed with 1001 (0 = no limit).
+    idle_timeout: float = 300.0
+    max_session_seconds: float = 4 * 3600.0
     # API keys: a file with one key per line, and/or keys in TRANSLATOR_API_KEYS (comma-separated).
     # With none configured, no key is needed.
     api_keys_file: Path | None = None

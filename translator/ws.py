@@ -24,6 +24,7 @@ CLOSE_POLICY = 1008
 CLOSE_GOING_AWAY = 1001
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class _Connection:
@@ -34,6 +35,7 @@ class _Connection:
         self.max_chars = max_chars
         self.partials = partials
         self.session: str | None = None
+        self.client = ""
         self.hub: SessionHub = ws.app.state.sessions
         self.state = StreamState()
         self.wake = asyncio.Event()
@@ -42,6 +44,10 @@ class _Connection:
         self.partial_tasks: set[asyncio.Task[None]] = set()
         self.metrics = service.metrics
         self.draining = False
+        self.rate = max(1, ws.app.state.config.max_messages_per_second)
+        self._tokens = float(self.rate)
+        self._refilled = time.monotonic()
+        self._refused = 0
 
     async def send(self, message: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -54,11 +60,44 @@ class _Connection:
         self.metrics.errors.inc(1, code)
         await self.send(error_message(code, message, **extra))
 
+    def _allow_message(self) -> bool:
+        """Token bucket: ``rate`` messages per second, bursts of one second's worth."""
+        now = time.monotonic()
+        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._refused = 0
+            return True
+        self._refused += 1
+        return False
+
     async def receive_loop(self) -> None:
+        config = self.ws.app.state.config
+        started = time.monotonic()
         while True:
-            message = await self.ws.receive()
+            limits = [(config.idle_timeout, "idle_timeout", "no message for too long")] if config.idle_timeout else []
+            if config.max_session_seconds:
+                left = config.max_session_seconds - (time.monotonic() - started)
+                limits.append((max(left, 0.0), "session_expired", "the session reached its maximum duration"))
+            timeout, code, reason = min(limits) if limits else (None, "", "")
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), timeout)
+            except TimeoutError:
+                await self.error(code, f"{reason}; the open text is finalized and the stream closed")
+                await self.drain()
+                return
             if message["type"] == "websocket.disconnect":
                 return
+            if not self._allow_message():
+                if self._refused > self.rate:
+                    await self.error("rate_limited", "too many messages; closing")
+                    await self.ws.close(CLOSE_POLICY)
+                    return
+                await self.error(
+                    "rate_limited", f"more than {self.rate} messages per second; this one was not accepted"
+                )
+                continue
             raw = message.get("text")
             if raw is None:
                 await self.error("invalid_message", "send JSON text frames, not binary frames")
@@ -245,9 +284,19 @@ async def stream_endpoint(ws: WebSocket) -> None:
         await ws.send_text(json.dumps(error_message("draining", "the server is shutting down; reconnect later")))
         await ws.close(CLOSE_SERVICE_RESTART)
         return
+    connections: set[_Connection] = ws.app.state.connections
+    config = ws.app.state.config
+    client = ws.client.host if ws.client else ""
+    if len(connections) >= config.max_connections or (
+        sum(c.client == client for c in connections) >= config.max_connections_per_client
+    ):
+        service.metrics.errors.inc(1, "too_many_connections")
+        await ws.send_text(json.dumps(error_message("too_many_connections", "too many open streams; try again later")))
+        await ws.close(CLOSE_TRY_AGAIN_LATER)
+        return
     conn = _Connection(ws, service, source, target, max_chars, partials)
     conn.session = session
-    connections: set[_Connection] = ws.app.state.connections
+    conn.client = client
     connections.add(conn)
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
@@ -260,6 +309,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
             "protocol": PROTOCOL_VERSION,
             "max_text_chars": max_chars,
             "partials": partials,
+            "max_messages_per_second": conn.rate,
             **({"session": session} if session else {}),
         }
     )
