@@ -1,0 +1,86 @@
+"""Property-based tests of the protocol parser and the streaming state machine (hypothesis):
+random interleavings of append/replace/commit with random Unicode (surrogates, control characters,
+huge and empty texts). No exception escapes, and the guarantees hold."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from translator.protocol import ProtocolError, parse_client_message
+from translator.segment import cut_complete, split_sentences
+from translator.streaming import StreamState, keep_prefix
+
+from .test_streaming import check_guarantees, fake_translate
+
+texts = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.sampled_from(
+    ["", " ", "\n", ". ", "Hello. World", "x" * 5000, "Mr. Smith.", "\ud800", "a\x00b\x1fc", "…!? ¿¡"]
+)
+operations = st.lists(st.tuples(st.sampled_from(["append", "replace", "commit", "work"]), texts), max_size=40)
+
+
+@given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
+def test_parser_never_raises_anything_but_protocol_errors(raw: str) -> None:
+    try:
+        message = parse_client_message(raw)
+    except ProtocolError as exc:
+        assert exc.code in ("invalid_json", "invalid_message", "unknown_type", "invalid_text")
+    else:
+        message.text.encode("utf-8")  # always valid text
+
+
+@given(texts)
+def test_parser_accepts_any_text_as_json(text: str) -> None:
+    raw = json.dumps({"type": "append", "text": text})
+    message = parse_client_message(raw)
+    assert message.type == "append"
+    message.text.encode("utf-8")
+    assert len(message.text) == len(text)
+
+
+@given(texts)
+def test_cut_complete_loses_no_text(text: str) -> None:
+    complete, rest = cut_complete(text)
+    assert " ".join(complete + split_sentences(rest)).split() == " ".join(split_sentences(text)).split()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(operations)
+def test_random_interleavings_keep_the_guarantees(ops: list[tuple[str, str]]) -> None:
+    state = StreamState()
+    messages: list[dict[str, object]] = []
+    expected_sources: list[str] = []
+
+    def work() -> None:
+        for job in state.take_finals():
+            expected_sources.append(job.source)
+            text = fake_translate(job.source, job.prefix)
+            messages.append(StreamState.final_message(job, text, cached=False, latency_ms=0.0))
+        job = state.partial_job()
+        if job is not None:
+            message = state.partial_result(job, fake_translate(job.source, job.prefix))
+            if message is not None:
+                messages.append(message)
+
+    for op, text in ops:
+        clean = parse_client_message(json.dumps({"type": "append", "text": text})).text
+        if op == "append":
+            state.append(clean)
+        elif op == "replace":
+            state.replace(clean)
+        elif op == "commit":
+            state.commit()
+        else:
+            work()
+    state.commit()
+    work()
+    assert state.open_text == ""
+    check_guarantees(messages, expected_sources)
+    assert all(source.strip() == source and source for source in expected_sources)
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_keep_prefix_always_keeps_it(prefix: str, text: str) -> None:
+    assert keep_prefix(prefix, text).startswith(prefix)
