@@ -21,6 +21,19 @@ CORPUS = [
 ] * 4
 
 
+# The transformer shape of every tiny test model: small enough to build and convert in a second.
+TINY_SHAPE = dict(
+    d_model=16,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    max_position_embeddings=64,
+)
+
+
 def train_spm(directory: Path, prefix: str, lines: list[str], **options: object) -> Path:
     """Train a SentencePiece model on ``lines`` into ``directory/prefix.model`` (nothing else is left)."""
     text = directory / "corpus.txt"
@@ -61,14 +74,7 @@ def make_tiny_marian(out: Path, tags: tuple[str, ...] = (), seed: int = 0) -> Pa
     config = MarianConfig(
         vocab_size=len(vocab),
         decoder_vocab_size=len(vocab),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
+        **TINY_SHAPE,
         pad_token_id=len(vocab) - 1,
         eos_token_id=1,
         decoder_start_token_id=len(vocab) - 1,

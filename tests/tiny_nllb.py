@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from tests.tiny_marian import CORPUS, train_spm
+from tests.tiny_marian import CORPUS, TINY_SHAPE, train_spm
 
 CORPUS_FR = [
     "Un homme fait du vélo.",
@@ -64,14 +64,7 @@ def make_tiny_nllb(out: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = M2M100Config(
         vocab_size=len(tokenizer),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
+        **TINY_SHAPE,
         scale_embedding=True,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
