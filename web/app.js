@@ -59,6 +59,7 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const query = new URLSearchParams({ source: $("source").value, target: $("target").value });
   if (params.get("session")) query.set("session", params.get("session"));
+  if (params.get("api_key")) query.set("api_key", params.get("api_key"));
   const url = `${proto}//${location.host}/v1/stream?${query}`;
   $("overlay-link").href = params.get("session")
     ? `/overlay?session=${encodeURIComponent(params.get("session"))}&${query}` : `/overlay?${query}`;

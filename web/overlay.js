@@ -49,6 +49,7 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const query = new URLSearchParams({ source: q.get("source") || "en", target: q.get("target") || "de" });
   if (q.get("session")) { query.set("session", q.get("session")); query.set("role", "viewer"); }
+  if (q.get("api_key")) query.set("api_key", q.get("api_key"));
   ws = new WebSocket(`${proto}//${location.host}/v1/stream?${query}`);
   ws.onopen = () => { backoff = 0.5; };
   ws.onmessage = (event) => onMessage(JSON.parse(event.data));
