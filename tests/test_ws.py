@@ -363,3 +363,37 @@ async def test_limits_rate_connections_and_idle() -> None:
         assert flood.close_code == 1008
     finally:
         srv.stop()
+
+
+async def test_a_client_that_does_not_read_is_closed_and_others_carry_on() -> None:
+    import socket
+    import time
+    import urllib.request
+
+    srv = Server("--max-backlog", "50")
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        sock.connect(("127.0.0.1", srv.port))
+        slow = await connect(f"{srv.ws}/v1/stream?source=en&target=de", sock=sock, max_queue=1)
+        sentence = "The quick brown fox jumps over the lazy dog near the old river bank. "
+        for _ in range(150):  # 100 finals per message; the client reads none of them
+            await slow.send(json.dumps({"type": "append", "text": sentence * 100}))
+        # Meanwhile another client is served as usual.
+        ws, _ = await open_stream(srv)
+        start = time.monotonic()
+        await send(ws, "append", "A woman is walking her dog.")
+        await send(ws, "commit")
+        final = (await receive_until(ws, finals=1, timeout=60))[-1]
+        assert final["source"] == "A woman is walking her dog." and time.monotonic() - start < 30
+        await ws.close()
+        # The slow client was closed by the server (1008) once its backlog passed the bound.
+        with pytest.raises(ConnectionClosed):
+            async with asyncio.timeout(60):
+                while True:
+                    await slow.recv()
+        assert slow.close_code == 1008
+        with urllib.request.urlopen(f"{srv.http}/metrics", timeout=10) as response:
+            assert 'translator_errors_total{code="backlog"} 1' in response.read().decode()
+    finally:
+        srv.stop()

@@ -263,6 +263,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_messages_per_second=args.max_messages_per_second,
             idle_timeout=args.idle_timeout,
             max_session_seconds=args.max_session_seconds,
+            max_backlog=args.max_backlog,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
@@ -383,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-messages-per-second", type=int, help="per stream (env TRANSLATOR_MAX_MESSAGES_PER_SECOND)")
     p.add_argument("--idle-timeout", type=float, help="seconds without a message before a stream is closed")
     p.add_argument("--max-session-seconds", type=float, help="longest stream (env TRANSLATOR_MAX_SESSION_SECONDS)")
+    p.add_argument("--max-backlog", type=int, help="waiting messages before a non-reading client is closed")
     p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)

@@ -42,6 +42,9 @@ class ServerConfig:
     # of its open text and is closed with 1001 (0 = no limit).
     idle_timeout: float = 300.0
     max_session_seconds: float = 4 * 3600.0
+    # A stream whose client does not read: beyond this many waiting messages (finals and errors; waiting
+    # partials are replaced by newer ones) it is closed with 1008.
+    max_backlog: int = 1000
     # API keys: a file with one key per line, and/or keys in TRANSLATOR_API_KEYS (comma-separated).
     # With none configured, no key is needed.
     api_keys_file: Path | None = None

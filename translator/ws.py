@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -40,6 +42,10 @@ class _Connection:
         self.state = StreamState()
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
+        self.outbox: deque[dict[str, Any]] = deque()
+        self.outbox_ready = asyncio.Event()
+        self.backlog_exceeded = False
+        self.max_backlog = ws.app.state.config.max_backlog
         self.finals_lock = asyncio.Lock()
         self.partial_tasks: set[asyncio.Task[None]] = set()
         self.metrics = service.metrics
@@ -50,11 +56,55 @@ class _Connection:
         self._refused = 0
 
     async def send(self, message: dict[str, Any]) -> None:
-        async with self.send_lock:
-            await self.ws.send_text(json.dumps(message, ensure_ascii=False))
+        """Queue a message for the client; the sender task writes it.
+
+        A slow reader never blocks translation: a waiting partial is replaced by a newer one of the same
+        segment, finals and errors wait in order, and a client whose backlog passes ``max_backlog``
+        messages is closed with 1008.
+        """
+        if message["type"] == "partial":
+            for i in range(len(self.outbox) - 1, -1, -1):
+                waiting = self.outbox[i]
+                if waiting["type"] == "partial" and waiting["segment"] == message["segment"]:
+                    self.outbox[i] = message
+                    break
+            else:
+                self.outbox.append(message)
+        else:
+            self.outbox.append(message)
         self.metrics.messages_sent.inc(1, str(message["type"]))
         if self.session and message["type"] in ("partial", "final"):
             self.hub.publish(self.session, message)
+        if len(self.outbox) > self.max_backlog:
+            self.backlog_exceeded = True
+        self.outbox_ready.set()
+
+    async def sender(self) -> None:
+        while True:
+            while not self.outbox:
+                self.outbox_ready.clear()
+                await self.outbox_ready.wait()
+            if self.backlog_exceeded:
+                log.warning("closing a stream whose client does not read (%d messages waiting)", len(self.outbox))
+                self.metrics.errors.inc(1, "backlog")
+                self.outbox.clear()
+                async with self.send_lock:
+                    await self.ws.close(CLOSE_POLICY)
+                return
+            message = self.outbox[0]
+            async with self.send_lock:
+                await self.ws.send_text(json.dumps(message, ensure_ascii=False))
+            if self.outbox and self.outbox[0] is message:
+                self.outbox.popleft()
+
+    async def close(self, code: int, flush_timeout: float = 5.0) -> None:
+        """Close after what is queued has been sent (or after ``flush_timeout``)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(flush_timeout):
+                while self.outbox and not self.backlog_exceeded:
+                    await asyncio.sleep(0.005)
+        async with self.send_lock:
+            await self.ws.close(code)
 
     async def error(self, code: str, message: str, **extra: object) -> None:
         self.metrics.errors.inc(1, code)
@@ -92,7 +142,7 @@ class _Connection:
             if not self._allow_message():
                 if self._refused > self.rate:
                     await self.error("rate_limited", "too many messages; closing")
-                    await self.ws.close(CLOSE_POLICY)
+                    await self.close(CLOSE_POLICY)
                     return
                 await self.error(
                     "rate_limited", f"more than {self.rate} messages per second; this one was not accepted"
@@ -159,8 +209,7 @@ class _Connection:
         self.wake.set()
         while self.state.take_finals_pending() or self.finals_lock.locked():
             await asyncio.sleep(0.01)
-        async with self.send_lock:
-            await self.ws.close(CLOSE_GOING_AWAY)
+        await self.close(CLOSE_GOING_AWAY, flush_timeout=3600)
 
     async def _partial(self, job: PartialJob) -> None:
         try:
@@ -315,20 +364,21 @@ async def stream_endpoint(ws: WebSocket) -> None:
     )
     worker = asyncio.create_task(conn.work_loop())
     receiver = asyncio.create_task(conn.receive_loop())
+    sender = asyncio.create_task(conn.sender())
     try:
-        await asyncio.wait({worker, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({worker, receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         if worker.done() and not worker.cancelled() and worker.exception() is not None:
             # Not a client's fault: say so and close, rather than keep accepting text nobody translates.
             log.error("stream worker failed", exc_info=worker.exception())
             try:
                 await conn.error("internal_error", "the server failed on this stream")
-                await ws.close(CLOSE_INTERNAL_ERROR)
+                await conn.close(CLOSE_INTERNAL_ERROR)
             except (WebSocketDisconnect, RuntimeError):
                 pass
     finally:
         connections.discard(conn)
         service.metrics.connections_active.dec()
-        tasks = [receiver, worker, *conn.partial_tasks]
+        tasks = [receiver, worker, sender, *conn.partial_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
