@@ -397,3 +397,48 @@ async def test_a_client_that_does_not_read_is_closed_and_others_carry_on() -> No
             assert 'translator_errors_total{code="backlog"} 1' in response.read().decode()
     finally:
         srv.stop()
+
+
+async def test_soak_short_lived_connections_leave_nothing_behind() -> None:
+    import urllib.request
+
+    from .test_rest import metric
+
+    srv = Server()
+    try:
+
+        def read_metrics() -> str:
+            with urllib.request.urlopen(f"{srv.http}/metrics", timeout=10) as response:
+                return response.read().decode()
+
+        async def client(n: int) -> None:
+            ws, _ = await open_stream(srv)
+            if n % 3:
+                await send(ws, "append", f"Person number {n} is waving. ")
+                await send(ws, "commit")
+                await receive_until(ws, finals=1, timeout=60)
+                await ws.close()
+            else:
+                await send(ws, "append", "Someone leaves before the end of")
+                ws.transport.abort()  # some vanish without a closing handshake
+
+        async def round_of(start: int) -> None:
+            await asyncio.gather(*(client(n) for n in range(start, start + 30)))
+
+        await round_of(0)
+        await asyncio.sleep(1)
+        before = read_metrics()
+        async with asyncio.timeout(240):
+            for start in range(30, 330, 30):  # 300 more connections
+                await round_of(start)
+        await asyncio.sleep(2)
+        after = read_metrics()
+        assert metric(after, "translator_connections_active") == 0
+        assert metric(after, "translator_connections_total") == 330
+        assert metric(after, "translator_asyncio_tasks") <= metric(before, "translator_asyncio_tasks") + 2
+        growth = metric(after, "translator_process_resident_bytes") - metric(
+            before, "translator_process_resident_bytes"
+        )
+        assert growth < 64 * 1024 * 1024, f"resident memory grew by {growth / 1e6:.1f} MB"
+    finally:
+        srv.stop()

@@ -151,6 +151,8 @@ class Metrics:
         self.errors = Counter("translator_errors_total", "Errors sent to clients, by code.", ("code",))
         self.cache_hits = CounterFunc("translator_cache_hits_total", "Phrase cache hits.", cache_hits)
         self.cache_misses = CounterFunc("translator_cache_misses_total", "Phrase cache misses.", cache_misses)
+        self.tasks = Gauge("translator_asyncio_tasks", "Tasks alive in the server's event loop.", _task_count)
+        self.resident = Gauge("translator_process_resident_bytes", "Resident memory of the server process.", _rss)
         self.cache_entries = Gauge("translator_cache_entries", "Translations in the phrase cache.", cache_entries)
 
     def render(self) -> str:
@@ -159,3 +161,23 @@ class Metrics:
             if isinstance(metric, _Metric):
                 lines.extend(metric.render())
         return "\n".join(lines) + "\n"
+
+
+def _task_count() -> float:
+    import asyncio
+
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # no running loop (rendered outside the server)
+        return 0.0
+
+
+def _rss() -> float:
+    import os
+    import resource
+
+    try:
+        with open("/proc/self/statm") as statm:
+            return float(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except OSError:
+        return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
