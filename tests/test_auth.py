@@ -78,3 +78,24 @@ def test_keys_never_reach_the_log(keyed: Server) -> None:
     log = keyed.output
     assert "/v1/stream" in log  # the access log was on
     assert KEY not in log
+
+
+def test_per_key_rate_limit(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("k1\nk2\n")
+    server = Server("--api-keys-file", str(keys), "--key-rate", "3")
+    try:
+        statuses = [
+            post_json(server, {"q": "Hi.", "source": "en", "target": "de", "api_key": "k1"})[0] for _ in range(6)
+        ]
+        assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
+        # Another key has its own budget.
+        assert post_json(server, {"q": "Hi.", "source": "en", "target": "de", "api_key": "k2"})[0] == 200
+    finally:
+        server.stop()
+
+
+def test_api_keys_allow_with_a_budget() -> None:
+    keys = ApiKeys({"a"}, per_second=2)
+    assert [keys.allow("a") for _ in range(3)] == [True, True, False]
+    assert ApiKeys({"a"}).allow("a")  # no budget configured: unlimited

@@ -103,5 +103,5 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     app.state.config = config
     app.state.sessions = SessionHub()
     app.state.connections = set()
-    app.state.api_keys = ApiKeys.load(config.api_keys_file, config.api_keys)
+    app.state.api_keys = ApiKeys.load(config.api_keys_file, config.api_keys, config.key_rate)
     return app

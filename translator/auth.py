@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import time
 from pathlib import Path
 
 KEY_PROTOCOL_PREFIX = "key."
@@ -12,18 +13,32 @@ _QUERY_KEY = re.compile(r"([?&]api_key=)[^&\s\"]*")
 
 
 class ApiKeys:
-    def __init__(self, keys: set[str]) -> None:
+    def __init__(self, keys: set[str], per_second: float = 0.0) -> None:
         self._keys = {k for k in keys if k}
+        # Per-key budget of REST requests plus stream messages (token bucket; 0 = unlimited).
+        self.per_second = per_second
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str | None) -> bool:
+        """Take one request or message from ``key``'s budget; False when it is spent."""
+        if not self.per_second or not key:
+            return True
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (self.per_second, now))
+        tokens = min(self.per_second, tokens + (now - last) * self.per_second)
+        allowed = tokens >= 1
+        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        return allowed
 
     @classmethod
-    def load(cls, file: Path | None, inline: tuple[str, ...] = ()) -> ApiKeys:
+    def load(cls, file: Path | None, inline: tuple[str, ...] = (), per_second: float = 0.0) -> ApiKeys:
         keys = set(inline)
         if file is not None:
             for line in file.read_text(encoding="utf-8").splitlines():
                 line = line.split("#", 1)[0].strip()
                 if line:
                     keys.add(line)
-        return cls(keys)
+        return cls(keys, per_second)
 
     @property
     def required(self) -> bool:

@@ -264,6 +264,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             max_session_seconds=args.max_session_seconds,
             max_backlog=args.max_backlog,
+            key_rate=args.key_rate,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
@@ -385,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, help="seconds without a message before a stream is closed")
     p.add_argument("--max-session-seconds", type=float, help="longest stream (env TRANSLATOR_MAX_SESSION_SECONDS)")
     p.add_argument("--max-backlog", type=int, help="waiting messages before a non-reading client is closed")
+    p.add_argument(
+        "--key-rate", type=float, help="requests + stream messages per second per API key (env TRANSLATOR_KEY_RATE)"
+    )
     p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)

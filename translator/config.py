@@ -49,6 +49,8 @@ class ServerConfig:
     # With none configured, no key is needed.
     api_keys_file: Path | None = None
     api_keys: tuple[str, ...] = ()
+    # Requests (REST) plus messages (streams) per second allowed to each key, over all its connections.
+    key_rate: float = 0.0
     # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()

@@ -64,8 +64,12 @@ async def translate(request: Request) -> Response:
     config = request.app.state.config
     try:
         data = await _fields(request, max_bytes=config.max_text_chars * 4 + 65536)
-        if not request.app.state.api_keys.valid(str(data.get("api_key") or "")):
+        keys = request.app.state.api_keys
+        key = str(data.get("api_key") or "")
+        if not keys.valid(key):
             raise BadRequest("Invalid API key", 403)
+        if not keys.allow(key):
+            raise BadRequest("Too many requests for this API key", 429)
         q = data.get("q")
         source = str(data.get("source") or "").strip().lower()
         target = str(data.get("target") or "").strip().lower()

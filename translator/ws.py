@@ -38,6 +38,7 @@ class _Connection:
         self.partials = partials
         self.session: str | None = None
         self.client = ""
+        self.key: str | None = None
         self.hub: SessionHub = ws.app.state.sessions
         self.state = StreamState()
         self.wake = asyncio.Event()
@@ -139,7 +140,7 @@ class _Connection:
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            if not self._allow_message():
+            if not self._allow_message() or not self.ws.app.state.api_keys.allow(self.key):
                 if self._refused > self.rate:
                     await self.error("rate_limited", "too many messages; closing")
                     await self.close(CLOSE_POLICY)
@@ -346,6 +347,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
     conn = _Connection(ws, service, source, target, max_chars, partials)
     conn.session = session
     conn.client = client
+    conn.key = ws.query_params.get("api_key") or protocol_key
     connections.add(conn)
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
