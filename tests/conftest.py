@@ -36,6 +36,7 @@ class Server:
         import socket
         import subprocess
         import sys
+        import tempfile
 
         if port is None:
             with socket.socket() as sock:
@@ -44,10 +45,12 @@ class Server:
         self.port = port
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
+        # Output goes to a file, not a pipe: a chatty server must never block on a full pipe.
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "translator", "serve", "--port", str(self.port), "--log-level", "warning", *args],
             env={**os.environ, **(env or {})},
-            stdout=subprocess.PIPE,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()
@@ -60,8 +63,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode() if self.process.stdout else ""
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{output}")
+                self.stop()
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output}")
             try:
                 with urllib.request.urlopen(f"{self.http}/readyz", timeout=2) as response:
                     if response.status == 200:
@@ -85,9 +88,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout and not self.process.stdout.closed:
-            self.output = self.process.stdout.read().decode(errors="replace")
-            self.process.stdout.close()
+        if not self._log.closed:
+            self._log.seek(0)
+            self.output = self._log.read().decode(errors="replace")
+            self._log.close()
 
 
 @pytest.fixture(scope="session")

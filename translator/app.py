@@ -11,8 +11,9 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
 from translator import rest
 from translator.auth import ApiKeys
@@ -33,6 +34,18 @@ async def _warm(service: TranslationService, path: Path) -> None:
         log.info("phrase cache warmed with %d translations from %s", count, path)
     except (OSError, UnicodeDecodeError) as exc:
         log.error("cannot warm the phrase cache from %s: %s", path, exc)
+
+
+async def _echo(ws: WebSocket) -> None:
+    await ws.accept()
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await ws.send_text(message["text"])
+        elif message.get("bytes") is not None:
+            await ws.send_bytes(message["bytes"])
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
@@ -74,7 +87,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             await service.close()
 
     web = config.web if config.web is not None else WEB_DIR
-    static: list[Route | Mount] = []
+    static: list[BaseRoute] = []
     if web.is_dir():
 
         async def page(request: Request) -> Response:
@@ -88,6 +101,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             Route("/overlay", overlay, methods=["GET"]),
             Mount("/static", StaticFiles(directory=web)),
         ]
+    if config.echo:
+        # A plain echo endpoint on the same server stack, for WebSocket conformance suites (Autobahn).
+        static.insert(0, WebSocketRoute("/v1/echo", _echo))
     app = Starlette(
         routes=[
             WebSocketRoute("/v1/stream", stream_endpoint),

@@ -52,9 +52,11 @@ class ApiKeys:
         return any(hmac.compare_digest(key.encode(), k.encode()) for k in self._keys)
 
 
-def key_from_protocols(header: str | None) -> tuple[str | None, str | None]:
-    """The key carried as a ``key.<KEY>`` WebSocket subprotocol, and the subprotocol to answer with."""
-    offered = [p.strip() for p in (header or "").split(",") if p.strip()]
+def key_from_protocols(offered: list[str] | None) -> tuple[str | None, str | None]:
+    """The key carried as a ``key.<KEY>`` WebSocket subprotocol, and the subprotocol to answer with.
+
+    ``offered`` is the ASGI scope's ``subprotocols``."""
+    offered = [p.strip() for p in offered or [] if p.strip()]
     key = next((p[len(KEY_PROTOCOL_PREFIX) :] for p in offered if p.startswith(KEY_PROTOCOL_PREFIX)), None)
     if "translator" in offered:
         return key, "translator"

@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ws",
         choices=("websockets-sansio", "websockets", "wsproto"),
-        help="uvicorn WebSocket implementation (env TRANSLATOR_WS, default websockets-sansio)",
+        help="uvicorn WebSocket implementation (env TRANSLATOR_WS, default wsproto)",
     )
     p.add_argument(
         "--api-keys-file", type=Path, help="require one of these keys (one per line; env TRANSLATOR_API_KEYS_FILE)"

@@ -25,6 +25,8 @@ class ServerConfig:
     max_queue: int = 1024
     # Phrases translated into the cache in the background at startup (one per line).
     warm_cache: Path | None = None
+    # Serve /v1/echo (a WebSocket echo on the same stack) for conformance testing.
+    echo: bool = False
     # The browser client's files (default: web/ beside the package).
     web: Path | None = None
     # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
@@ -54,7 +56,7 @@ class ServerConfig:
     # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()
-    ws: str = "websockets-sansio"
+    ws: str = "wsproto"
     # On SIGTERM: seconds to wait for open streams to receive their finals before closing them.
     drain_grace: float = 10.0
     log_level: str = "info"

@@ -300,7 +300,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         service.metrics.errors.inc(1, "origin_refused")
         await ws.close(CLOSE_POLICY)  # before accept(): the handshake is answered with HTTP 403
         return
-    protocol_key, subprotocol = key_from_protocols(ws.headers.get("sec-websocket-protocol"))
+    protocol_key, subprotocol = key_from_protocols(ws.scope.get("subprotocols"))
     if not ws.app.state.api_keys.valid(ws.query_params.get("api_key") or protocol_key):
         service.metrics.errors.inc(1, "unauthorized")
         await ws.close(CLOSE_POLICY)  # checked before accept(): HTTP 403, nothing else is revealed
