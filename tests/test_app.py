@@ -12,7 +12,9 @@ from pathlib import Path
 
 import uvicorn
 
+from translator.app import create_app
 from translator.client import StreamClient
+from translator.config import ServerConfig
 
 from .conftest import MODELS, Server
 from .test_rest import metric
@@ -110,8 +112,6 @@ def test_readiness_and_new_streams_while_draining() -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    from translator.app import create_app
-    from translator.config import ServerConfig
     from translator.ws import drain_streams
 
     # The app in-process under a real uvicorn, so the drain can be started without a signal.
@@ -143,6 +143,64 @@ def test_readiness_and_new_streams_while_draining() -> None:
 
         message, code = asyncio.run(new_stream())
         assert message["code"] == "draining" and code == 1012
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+
+
+def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
+    """The real model, made to fail on one sentence: that stream gets an error and a final marked
+    failed (keeping its stable text), the batch's other requests get the error too, and every
+    other stream and later request carries on."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    from translator.engine import Engine
+
+    config = ServerConfig(models=MODELS, port=0, log_level="warning", batch_wait_ms=0)
+    app = create_app(config)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", ws="wsproto"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        port = uv.servers[0].sockets[0].getsockname()[1]
+        engine: Engine = app.state.service.registry.engine("en", "de")
+        real = engine.translate
+
+        def failing(texts, **kwargs):  # type: ignore[no-untyped-def]
+            if any("explodes" in t for t in texts):
+                raise RuntimeError("simulated model failure")
+            return real(texts, **kwargs)
+
+        engine.translate = failing  # type: ignore[method-assign]
+
+        async def stream(text: str) -> list[dict[str, object]]:
+            ws = await connect(f"ws://127.0.0.1:{port}/v1/stream?source=en&target=de&partials=false")
+            await ws.recv()
+            await ws.send(json.dumps({"type": "append", "text": text}))
+            await ws.send(json.dumps({"type": "commit"}))
+            messages: list[dict[str, object]] = []
+            async with asyncio.timeout(60):
+                while not messages or messages[-1]["type"] != "final":
+                    messages.append(json.loads(await ws.recv()))
+            await ws.close()
+            return messages
+
+        async def scenario() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+            bad = await stream("The bomb explodes.")
+            good = await stream("A child is laughing.")
+            return bad, good
+
+        bad, good = asyncio.run(scenario())
+        assert [m["type"] for m in bad] == ["error", "final"]
+        assert bad[0]["code"] == "translation_failed" and bad[0]["segment"] == 0
+        assert bad[1]["failed"] is True and bad[1]["source"] == "The bomb explodes."
+        assert good[-1]["type"] == "final" and good[-1]["text"] and "failed" not in good[-1]
     finally:
         uv.should_exit = True
         thread.join(30)
