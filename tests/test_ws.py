@@ -385,7 +385,7 @@ async def test_a_client_that_does_not_read_is_closed_and_others_carry_on() -> No
         await send(ws, "append", "A woman is walking her dog.")
         await send(ws, "commit")
         final = (await receive_until(ws, finals=1, timeout=60))[-1]
-        assert final["source"] == "A woman is walking her dog." and time.monotonic() - start < 30
+        assert final["source"] == "A woman is walking her dog." and time.monotonic() - start < 5
         await ws.close()
         # The slow client was closed by the server (1008) once its backlog passed the bound.
         with pytest.raises(ConnectionClosed):
