@@ -8,9 +8,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
 from translator.app import create_app
 from translator.client import StreamClient
@@ -18,6 +20,24 @@ from translator.config import ServerConfig
 
 from .conftest import MODELS, Server
 from .test_rest import metric
+
+
+@contextlib.contextmanager
+def in_process_server(**config: object) -> Iterator[tuple[Starlette, uvicorn.Server, int]]:
+    """The app under a real uvicorn in a thread of this process, for tests that reach into it."""
+    app = create_app(ServerConfig(models=MODELS, port=0, log_level="warning", **config))  # type: ignore[arg-type]
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", ws="wsproto"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        yield app, uv, uv.servers[0].sockets[0].getsockname()[1]
+    finally:
+        uv.should_exit = True
+        thread.join(30)
 
 
 def test_warm_cache_answers_the_first_user_from_the_cache(tmp_path: Path) -> None:
@@ -116,17 +136,7 @@ def test_readiness_and_new_streams_while_draining() -> None:
 
     # The app in-process under a real uvicorn, so the drain can be started without a signal.
 
-    config = ServerConfig(models=MODELS, port=0, log_level="warning")
-    app = create_app(config)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        port = uv.servers[0].sockets[0].getsockname()[1]
+    with in_process_server() as (app, uv, port):
         asyncio.run_coroutine_threadsafe(drain_streams(app), uv.servers[0].get_loop()).result(30)
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
@@ -143,9 +153,6 @@ def test_readiness_and_new_streams_while_draining() -> None:
 
         message, code = asyncio.run(new_stream())
         assert message["code"] == "draining" and code == 1012
-    finally:
-        uv.should_exit = True
-        thread.join(30)
 
 
 def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
@@ -158,17 +165,7 @@ def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
 
     from translator.engine import Engine
 
-    config = ServerConfig(models=MODELS, port=0, log_level="warning", batch_wait_ms=0)
-    app = create_app(config)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", ws="wsproto"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        port = uv.servers[0].sockets[0].getsockname()[1]
+    with in_process_server(batch_wait_ms=0) as (app, _, port):
         engine: Engine = app.state.service.registry.engine("en", "de")
         real = engine.translate
 
@@ -201,6 +198,3 @@ def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
         assert bad[0]["code"] == "translation_failed" and bad[0]["segment"] == 0
         assert bad[1]["failed"] is True and bad[1]["source"] == "The bomb explodes."
         assert good[-1]["type"] == "final" and good[-1]["text"] and "failed" not in good[-1]
-    finally:
-        uv.should_exit = True
-        thread.join(30)
