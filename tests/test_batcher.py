@@ -11,8 +11,7 @@ from functools import partial
 import pytest
 
 from translator.batcher import MicroBatcher, Shed, Superseded
-from translator.engine import Engine
-from translator.service import _translate
+from translator.engine import Engine, translate_texts
 
 
 class Recorder:
@@ -166,7 +165,7 @@ def test_invalid_settings(executor: ThreadPoolExecutor) -> None:
 
 
 async def test_real_engine_gives_the_same_results_batched(en_de: Engine, executor: ThreadPoolExecutor) -> None:
-    batcher = MicroBatcher(partial(_translate, en_de, "en", "de"), executor, max_wait_ms=20)
+    batcher = MicroBatcher(partial(translate_texts, en_de, "en", "de"), executor, max_wait_ms=20)
     sentences = ["A man is riding a bicycle.", "Two dogs play.", "A woman reads a book."]
     batched = await asyncio.gather(*(batcher.submit([s]) for s in sentences))
     assert [b[0] for b in batched] == [t.text for t in en_de.translate(sentences)]

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import sacrebleu
 
-from translator.engine import Engine
+from translator.engine import Engine, translate_texts
 from translator.streaming import FinalJob, PartialJob, StreamState
 
 
@@ -53,13 +53,7 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
     partials = 0
 
     def translate(jobs: Sequence[tuple[int, PartialJob | FinalJob]]) -> list[str]:
-        results = engine.translate(
-            [j.source for _, j in jobs],
-            source=source,
-            target=target,
-            target_prefixes=[j.prefix or None for _, j in jobs],
-        )
-        return [r.text for r in results]
+        return translate_texts(engine, source, target, [j.source for _, j in jobs], [j.prefix or None for _, j in jobs])
 
     def run_partials(jobs: list[tuple[int, PartialJob]]) -> None:
         nonlocal erasure, partials

@@ -244,3 +244,11 @@ class Engine:
                 score = float(result.scores[0]) if result.scores else 0.0
                 outputs[key] = (self._target_sp.decode(hyp), score)
         return outputs
+
+
+def translate_texts(
+    engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]
+) -> list[str]:
+    """Just the translated texts (the shape the micro-batcher and the streaming loops call)."""
+    results = engine.translate(texts, source=source, target=target, target_prefixes=prefixes)
+    return [r.text for r in results]

@@ -14,8 +14,10 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TextIO
 
+from translator.engine import translate_texts
 from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.streaming import StreamState
 from translator.subtitles import Cue, srt_cue, vtt_cue, vtt_header
@@ -140,9 +142,7 @@ async def run_local(args: argparse.Namespace, output: Output) -> int:
     timeline = _Timeline()
     loop = asyncio.get_running_loop()
 
-    def translate(texts: list[str], prefixes: list[str | None]) -> list[str]:
-        results = engine.translate(texts, source=args.source, target=args.target, target_prefixes=prefixes)
-        return [r.text for r in results]
+    translate = partial(translate_texts, engine, args.source, args.target)
 
     async def flush() -> None:
         finals = state.take_finals()

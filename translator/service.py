@@ -10,7 +10,7 @@ from pathlib import Path
 
 from translator.batcher import MicroBatcher
 from translator.cache import PhraseCache
-from translator.engine import Engine
+from translator.engine import translate_texts
 from translator.metrics import Metrics
 from translator.registry import ModelEntry, Registry
 
@@ -44,7 +44,7 @@ class TranslationService:
         for source, target in self.registry.pairs():
             engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
             self._batchers[(source, target)] = MicroBatcher(
-                partial(_translate, engine, source, target),
+                partial(translate_texts, engine, source, target),
                 self._executor,
                 workers=self.threads,
                 on_batch=self._observe_batch,
@@ -137,8 +137,3 @@ class TranslationService:
                 self.cache.put(name, source, target, text, translation)
             out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
         return [o or "" for o in out]
-
-
-def _translate(engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]) -> list[str]:
-    results = engine.translate(texts, source=source, target=target, target_prefixes=prefixes)
-    return [r.text for r in results]
