@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from translator.engine import resolve_compute_type, resolve_device
+
 from .conftest import MODELS, SHARED_DATA
 
 
@@ -75,7 +77,9 @@ def test_models_eval_on_a_file(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["sentences"] == 2 and report["compute_type"] == "int8"
+    # The default compute type follows the device: int8 on CPU, int8_float16 on CUDA.
+    assert report["sentences"] == 2
+    assert report["compute_type"] == resolve_compute_type(resolve_device("auto"), None)
     assert 0 <= report["bleu"] <= 100 and report["chrf"] > 0
     assert len(out.read_text().splitlines()) == 2
     mismatched = tmp_path / "short.de"
