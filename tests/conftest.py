@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from translator.engine import Engine
 from translator.registry import Registry
+
+if TYPE_CHECKING:
+    import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
@@ -97,5 +102,80 @@ class Server:
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     srv = Server()
+    yield srv
+    srv.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A real ``redis-server`` on a free loopback port, no persistence; it can be killed and restarted."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        import time
+
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def client(self) -> redis.Redis:
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=5, decode_responses=True)
+
+    def kill(self) -> None:
+        """SIGKILL: gone without a word, as a crashed Redis is."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        self.kill()
+
+
+def redis_available() -> bool:
+    import os
+    import shutil
+
+    if shutil.which("redis-server"):
+        return True
+    if os.environ.get("TRANSLATOR_REQUIRE_REDIS") == "1":
+        pytest.fail("redis-server is required (TRANSLATOR_REQUIRE_REDIS=1) but not installed")
+    return False
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    if not redis_available():
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    srv = RedisServer()
     yield srv
     srv.stop()

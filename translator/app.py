@@ -22,6 +22,7 @@ from translator.engine import TranslationOptions
 from translator.registry import Registry
 from translator.service import TranslationService
 from translator.sessions import SessionHub
+from translator.shared_cache import SharedCache
 from translator.ws import stream_endpoint
 
 log = logging.getLogger("translator")
@@ -65,6 +66,14 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             log.warning("%s", problem)
         if not registry.pairs():
             raise RuntimeError(f"no models found under {registry.root}")
+        shared_cache = None
+        if config.redis_url:
+            shared_cache = SharedCache(
+                config.redis_url,
+                ttl=config.redis_ttl,
+                timeout=config.redis_timeout_ms / 1000,
+                retry_after=config.redis_retry_seconds,
+            )
         service = TranslationService(
             registry,
             cache_size=config.cache_size,
@@ -72,6 +81,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             max_batch=config.max_batch,
             batch_wait_ms=config.batch_wait_ms,
             max_queue=config.max_queue,
+            shared_cache=shared_cache,
         )
         await service.start()
         warm_task = None

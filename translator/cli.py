@@ -265,6 +265,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_session_seconds=args.max_session_seconds,
             max_backlog=args.max_backlog,
             key_rate=args.key_rate,
+            redis_url=args.redis_url,
+            redis_ttl=args.redis_ttl,
+            redis_timeout_ms=args.redis_timeout_ms,
         )
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
@@ -390,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-rate", type=float, help="requests + stream messages per second per API key (env TRANSLATOR_KEY_RATE)"
     )
     p.add_argument("--drain-grace", type=float, help="seconds SIGTERM waits for open streams' finals (default 10)")
+    p.add_argument(
+        "--redis-url", help="shared cache across replicas, e.g. redis://host:6379/0 (env TRANSLATOR_REDIS_URL)"
+    )
+    p.add_argument("--redis-ttl", type=float, help="seconds a shared cache entry lives (default 7 days)")
+    p.add_argument("--redis-timeout-ms", type=float, help="longest wait for Redis per call (default 100)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)
     return parser

@@ -57,9 +57,22 @@ class ServerConfig:
     # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
     allowed_origins: tuple[str, ...] = ()
     ws: str = "wsproto"
+    # The shared second-level cache (Redis), e.g. redis://redis:6379/0; None: the in-process LRU only.
+    # Entries live redis_ttl seconds; each call waits at most redis_timeout_ms, and after a failure Redis
+    # is skipped for redis_retry_seconds (the service keeps translating without it).
+    redis_url: str | None = None
+    redis_ttl: float = 7 * 24 * 3600.0
+    redis_timeout_ms: float = 100.0
+    redis_retry_seconds: float = 5.0
     # On SIGTERM: seconds to wait for open streams to receive their finals before closing them.
     drain_grace: float = 10.0
     log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"the Redis URL must start with redis://, rediss:// or unix://, not {self.redis_url!r}")
+        if self.redis_ttl <= 0 or self.redis_timeout_ms <= 0 or self.redis_retry_seconds < 0:
+            raise ValueError("the Redis TTL and timeout must be positive, the retry interval not negative")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:

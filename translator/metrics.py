@@ -5,6 +5,10 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from translator.shared_cache import SharedCache
 
 
 def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
@@ -154,6 +158,28 @@ class Metrics:
         self.tasks = Gauge("translator_asyncio_tasks", "Tasks alive in the server's event loop.", _task_count)
         self.resident = Gauge("translator_process_resident_bytes", "Resident memory of the server process.", _rss)
         self.cache_entries = Gauge("translator_cache_entries", "Translations in the phrase cache.", cache_entries)
+
+    def add_shared_cache(self, cache: SharedCache) -> None:
+        """The shared (Redis) cache's metrics, shown only where one is configured."""
+        self.shared_cache_up = Gauge(
+            "translator_shared_cache_up", "1 while the shared cache answers, 0 after a failure.", lambda: cache.up
+        )
+        self.shared_cache_hits = CounterFunc(
+            "translator_shared_cache_hits_total", "Shared cache hits (after a phrase cache miss).", lambda: cache.hits
+        )
+        self.shared_cache_misses = CounterFunc(
+            "translator_shared_cache_misses_total",
+            "Shared cache misses, lookups skipped while down included.",
+            lambda: cache.misses,
+        )
+        self.shared_cache_errors = CounterFunc(
+            "translator_shared_cache_errors_total", "Failed or timed-out shared cache calls.", lambda: cache.errors
+        )
+        self.shared_cache_writes_dropped = CounterFunc(
+            "translator_shared_cache_writes_dropped_total",
+            "Translations not written to the shared cache (down, failed or backed up).",
+            lambda: cache.writes_dropped,
+        )
 
     def render(self) -> str:
         lines: list[str] = []

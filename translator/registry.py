@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from translator.engine import Engine, TranslationOptions
 from translator.metadata import MetadataError, ModelMetadata
 
 MODEL_FILE = "model.bin"
+_WHOLE_FILE_BYTES = 4 * 1024 * 1024
+_EDGE_BYTES = 1024 * 1024
 
 
 def default_models_dir() -> Path:
@@ -40,6 +44,26 @@ class ModelEntry:
     @property
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the model's files, the same on every machine that has the same model.
+
+        The model card (Markdown) is left out. Small files are hashed whole; large ones (the weights) by
+        size and their first and last MiB, so that a multi-gigabyte model costs milliseconds, not a read.
+        """
+        digest = hashlib.blake2b(digest_size=8)
+        for file in sorted(f for f in self.path.iterdir() if f.is_file() and f.suffix != ".md"):
+            size = file.stat().st_size
+            digest.update(f"{file.name}\0{size}\0".encode())
+            with open(file, "rb") as handle:
+                if size <= _WHOLE_FILE_BYTES:
+                    digest.update(handle.read())
+                else:
+                    digest.update(handle.read(_EDGE_BYTES))
+                    handle.seek(size - _EDGE_BYTES)
+                    digest.update(handle.read(_EDGE_BYTES))
+        return digest.hexdigest()
 
 
 def discover(root: Path) -> tuple[list[ModelEntry], list[str]]:
@@ -85,6 +109,11 @@ class Registry:
         )
         self._engines: dict[Path, Engine] = {}
         self._lock = threading.Lock()
+
+    @property
+    def options(self) -> TranslationOptions | None:
+        """The decoding options every engine of this registry uses (None: the engine's defaults)."""
+        return self._engine_args["options"]  # type: ignore[return-value]
 
     def pairs(self) -> list[tuple[str, str]]:
         seen: dict[tuple[str, str], None] = {}

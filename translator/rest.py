@@ -126,7 +126,11 @@ async def readyz(request: Request) -> Response:
     if service.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     if service.ready:
-        return JSONResponse({"status": "ready", "pairs": [f"{s}-{t}" for s, t in service.pairs()]})
+        body: dict[str, object] = {"status": "ready", "pairs": [f"{s}-{t}" for s, t in service.pairs()]}
+        if service.shared_cache is not None:
+            # Informational: the service is ready with or without its shared cache.
+            body["shared_cache"] = "up" if service.shared_cache.up else "down"
+        return JSONResponse(body)
     return JSONResponse({"status": "not ready"}, status_code=503)
 
 

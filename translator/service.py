@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -10,9 +11,10 @@ from pathlib import Path
 
 from translator.batcher import MicroBatcher
 from translator.cache import PhraseCache
-from translator.engine import translate_texts
+from translator.engine import TranslationOptions, translate_texts
 from translator.metrics import Metrics
 from translator.registry import ModelEntry, Registry
+from translator.shared_cache import SharedCache
 
 
 class TranslationService:
@@ -27,20 +29,27 @@ class TranslationService:
         max_batch: int = 32,
         batch_wait_ms: float = 3.0,
         max_queue: int = 1024,
+        shared_cache: SharedCache | None = None,
     ) -> None:
         self.registry = registry
         self.cache = PhraseCache(cache_size)
+        self.shared_cache = shared_cache
         self.metrics = Metrics(lambda: self.cache.hits, lambda: self.cache.misses, lambda: len(self.cache))
+        if shared_cache is not None:
+            self.metrics.add_shared_cache(shared_cache)
         self.threads = max(1, threads)
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="translate")
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
+        self._fingerprints: dict[Path, str] = {}
         self.ready = False
         self.draining = False
 
     async def start(self) -> None:
         """Load every model once (at startup, so no request pays for it) and start its batcher."""
         loop = asyncio.get_running_loop()
+        if self.shared_cache is not None:
+            await self.shared_cache.check()  # logs a warning if Redis is not there; the service starts anyway
         for source, target in self.registry.pairs():
             engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
             self._batchers[(source, target)] = MicroBatcher(
@@ -82,6 +91,8 @@ class TranslationService:
         for batcher in self._batchers.values():
             await batcher.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.shared_cache is not None:
+            await self.shared_cache.close()
 
     def _observe_batch(self, size: int, seconds: float) -> None:
         self.metrics.batch_size.observe(size)
@@ -117,23 +128,57 @@ class TranslationService:
         return result
 
     async def translate_final(self, source: str, target: str, sentence: str, prefix: str = "") -> tuple[str, bool]:
-        """A final sentence translation starting with ``prefix``; answered from the cache when it can be."""
-        name = self.model(source, target).name
-        cached = self.cache.get(name, source, target, sentence, prefix)
+        """A final sentence translation starting with ``prefix``; answered from a cache when it can be."""
+        entry = self.model(source, target)
+        cached = self.cache.get(entry.name, source, target, sentence, prefix)
         if cached is not None:
             return cached, True
+        shared = await self._shared_get(entry, source, target, [sentence])
+        if shared.get(sentence) is not None and shared[sentence].startswith(prefix):
+            self.cache.put(entry.name, source, target, sentence, shared[sentence])
+            return shared[sentence], True
         [text] = await self.translate(source, target, [sentence], prefixes=[prefix or None], kind="final")
-        self.cache.put(name, source, target, sentence, text)
+        self.cache.put(entry.name, source, target, sentence, text)
+        self._shared_put(entry, source, target, {sentence: text})
         return text, False
 
     async def translate_texts(self, source: str, target: str, texts: Sequence[str]) -> list[str]:
         """REST: many texts; cached ones are not sent to the model, the rest go in one batch."""
-        name = self.model(source, target).name
+        entry = self.model(source, target)
+        name = entry.name
         out: list[str | None] = [self.cache.get(name, source, target, t) if t.strip() else "" for t in texts]
         missing = sorted({t for t, o in zip(texts, out, strict=True) if o is None})
+        found = await self._shared_get(entry, source, target, missing)
+        for text, translation in found.items():
+            self.cache.put(name, source, target, text, translation)
+        missing = [t for t in missing if t not in found]
+        translated: dict[str, str] = dict(found)
         if missing:
-            translated = dict(zip(missing, await self.translate(source, target, missing, kind="rest"), strict=True))
-            for text, translation in translated.items():
+            fresh = dict(zip(missing, await self.translate(source, target, missing, kind="rest"), strict=True))
+            for text, translation in fresh.items():
                 self.cache.put(name, source, target, text, translation)
-            out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
+            self._shared_put(entry, source, target, fresh)
+            translated.update(fresh)
+        out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
         return [o or "" for o in out]
+
+    def _shared_key(self, entry: ModelEntry, source: str, target: str, text: str) -> str:
+        fingerprint = self._fingerprints.get(entry.path)
+        if fingerprint is None:
+            # The model's files and the decoding options together decide what a translation is.
+            options = repr(self.registry.options or TranslationOptions())
+            fingerprint = hashlib.blake2b(f"{entry.fingerprint}{options}".encode(), digest_size=8).hexdigest()
+            self._fingerprints[entry.path] = fingerprint
+        return SharedCache.key(fingerprint, source, target, text)
+
+    async def _shared_get(self, entry: ModelEntry, source: str, target: str, texts: Sequence[str]) -> dict[str, str]:
+        """The translations of ``texts`` found in the shared cache (none without one, or while it is down)."""
+        if self.shared_cache is None or not texts:
+            return {}
+        keys = [self._shared_key(entry, source, target, t) for t in texts]
+        values = await self.shared_cache.get_many(keys)
+        return {t: v for t, v in zip(texts, values, strict=True) if v is not None}
+
+    def _shared_put(self, entry: ModelEntry, source: str, target: str, translations: dict[str, str]) -> None:
+        if self.shared_cache is not None:
+            self.shared_cache.put({self._shared_key(entry, source, target, t): v for t, v in translations.items()})
