@@ -36,7 +36,15 @@ def de_en(registry: Registry) -> Engine:
 class Server:
     """A real `translator serve` process on a free loopback port."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        command: list[str] | None = None,
+        inherit_env: bool = True,
+    ) -> None:
+        """``translator serve`` with ``args``, or ``command`` as given (then ``port`` must be set and used)."""
         import os
         import socket
         import subprocess
@@ -52,9 +60,12 @@ class Server:
         self.ws = f"ws://127.0.0.1:{self.port}"
         # Output goes to a file, not a pipe: a chatty server must never block on a full pipe.
         self._log = tempfile.TemporaryFile()
+        if command is None:
+            command = [sys.executable, "-m", "translator", "serve", "--port", str(self.port)]
+            command += ["--log-level", "warning", *args]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "translator", "serve", "--port", str(self.port), "--log-level", "warning", *args],
-            env={**os.environ, **(env or {})},
+            command,
+            env={**(os.environ if inherit_env else {}), **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -124,27 +135,33 @@ class RedisServer:
         self.start()
 
     def start(self) -> None:
-        import time
-
-        import redis
-
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
+        self.wait(self.port)
+
+    @staticmethod
+    def wait(port: int, timeout: float = 10.0) -> None:
+        """Until a Redis on ``port`` answers PING."""
+        import time
+
+        import redis
+
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"no Redis answered on port {port}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def client(self) -> redis.Redis:
         import redis

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 from typing import Any
@@ -199,3 +201,32 @@ def test_the_service_starts_without_its_redis_and_hides_the_password() -> None:
     finally:
         server.stop()
     assert "***@127.0.0.1" in server.output and "s3cret" not in server.output
+
+
+def test_bench_spreads_load_over_replicas_and_sees_the_shared_cache(redis_server: RedisServer) -> None:
+    env = {"TRANSLATOR_REDIS_URL": redis_server.url}
+    a, b = Server("--inter-threads", "1", env=env), Server("--inter-threads", "1", env=env)
+    try:
+        args = ["--url", f"{a.http},{b.http}", "--streams", "4", "--wpm", "0", "--sentences", "2"]
+        args += ["--rest", "2", "--requests", "2", "--shared-cache-check", "5", "--json"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "translator", "bench", *args], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        stream, rest, check = json.loads(proc.stdout)
+        assert stream["replicas"] == rest["replicas"] == 2
+        assert stream["sentences"] == 8 and rest["requests"] == 4 and stream["errors"] == rest["errors"] == 0
+        assert check["mode"] == "shared-cache" and check["sentences"] == 5
+        assert check["first_replica_cached"] == 0 and check["second_replica_cached"] == 5
+        # Both replicas carried streams (the check adds one more to each).
+        assert metric(a, "translator_connections_total") == metric(b, "translator_connections_total") == 3
+    finally:
+        a.stop()
+        b.stop()
+    one = subprocess.run(
+        [sys.executable, "-m", "translator", "bench", "--url", a.http, "--shared-cache-check", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert one.returncode == 2 and "two servers" in one.stderr

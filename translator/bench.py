@@ -131,7 +131,7 @@ async def _stream(
 
 
 async def run_streams(
-    url: str,
+    url: str | list[str],
     source: str,
     target: str,
     corpus: list[tuple[str, str | None]],
@@ -139,15 +139,18 @@ async def run_streams(
     per_stream: int,
     wpm: float,
     timeout: float,
+    offset: int = 0,
 ) -> dict[str, Any]:
+    """``streams`` clients, spread round-robin over the servers in ``url``, each replaying its own
+    ``per_stream`` sentences of the corpus (from ``offset`` on)."""
+    urls = [url] if isinstance(url, str) else url
     stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0}
-    plan = [
-        [((k * per_stream + j) % len(corpus), corpus[(k * per_stream + j) % len(corpus)][0]) for j in range(per_stream)]
-        for k in range(streams)
-    ]
+    indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
+    plan = [[(i, corpus[i][0]) for i in stream] for stream in indexes]
     start = time.perf_counter()
     results = await asyncio.gather(
-        *(_stream(url, source, target, p, wpm, timeout, stats) for p in plan), return_exceptions=True
+        *(_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats) for k, p in enumerate(plan)),
+        return_exceptions=True,
     )
     elapsed = time.perf_counter() - start
     items: list[_Sentence] = []
@@ -165,6 +168,7 @@ async def run_streams(
     final_words = max(1, sum(len(h.split()) for h in hyps))
     return {
         "mode": "stream",
+        "replicas": len(urls),
         "streams": streams,
         "wpm": wpm,
         "sentences": len(finished),
@@ -187,23 +191,25 @@ async def run_streams(
 
 
 async def run_rest(
-    url: str,
+    url: str | list[str],
     source: str,
     target: str,
     corpus: list[tuple[str, str | None]],
     concurrency: int,
     batch: int,
     requests_per_client: int,
+    offset: int = 0,
 ) -> dict[str, Any]:
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     errors = 0
     done = 0
 
     async def worker(k: int) -> None:
         nonlocal errors, done
-        async with RestClient(url) as client:
+        async with RestClient(urls[k % len(urls)]) as client:
             for r in range(requests_per_client):
-                first = (k * requests_per_client + r) * batch
+                first = offset + (k * requests_per_client + r) * batch
                 texts = [corpus[(first + j) % len(corpus)][0] for j in range(batch)]
                 t0 = time.perf_counter()
                 try:
@@ -219,6 +225,7 @@ async def run_rest(
     elapsed = time.perf_counter() - start
     return {
         "mode": "rest",
+        "replicas": len(urls),
         "concurrency": concurrency,
         "batch": batch,
         "requests": len(latencies),
@@ -227,6 +234,27 @@ async def run_rest(
         "sentences_per_s": round(done / elapsed, 1),
         "latency_ms": percentiles(latencies),
         "errors": errors,
+    }
+
+
+async def run_shared_cache_check(
+    urls: list[str], source: str, target: str, corpus: list[tuple[str, str | None]], count: int, offset: int = 0
+) -> dict[str, Any]:
+    """The same ``count`` sentences through the first replica, then through the second: with a shared
+    cache, the second answers them as cache hits (``cached`` finals) without its model."""
+    if len(urls) < 2:
+        raise ValueError("the shared cache check needs two servers: --url URL1,URL2")
+    first = await run_streams(urls[0], source, target, corpus, 1, count, 0.0, 60.0, offset)
+    await asyncio.sleep(0.5)  # the first replica writes to the shared cache after sending each final
+    second = await run_streams(urls[1], source, target, corpus, 1, count, 0.0, 60.0, offset)
+    return {
+        "mode": "shared-cache",
+        "sentences": count,
+        "first_replica_cached": first["cached_finals"],
+        "second_replica_cached": second["cached_finals"],
+        "first_replica_server_ms": first["server_final_ms_model"],
+        "second_replica_server_ms": second["server_final_ms_cached"],
+        "errors": first["errors"] + second["errors"],
     }
 
 
@@ -280,19 +308,32 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _replicas(row: dict[str, Any]) -> str:
+    return f"replicas {row['replicas']}  " if row.get("replicas", 1) > 1 else ""
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         if row["mode"] == "stream":
             print(
-                f"streams {row['streams']:>3}  wpm {row['wpm']:>5}  sentences/s {row['sentences_per_s']:>7}  "
+                f"{_replicas(row)}streams {row['streams']:>3}  wpm {row['wpm']:>5}  "
+                f"sentences/s {row['sentences_per_s']:>7}  "
                 f"msgs in/s {row['messages_received_per_s']:>7}  final ms p50 {_fmt(row['final_ms']['p50']):>7} "
                 f"p90 {_fmt(row['final_ms']['p90']):>7} p99 {_fmt(row['final_ms']['p99']):>7} "
                 f"max {_fmt(row['final_ms']['max']):>7}  first-partial p50 {_fmt(row['first_partial_ms']['p50']):>6}"
                 f"  erasure {row['normalized_erasure']:>5}  BLEU {_fmt(row['bleu']):>6}  errors {row['errors']}"
             )
+        elif row["mode"] == "shared-cache":
+            print(
+                f"shared cache: {row['sentences']} sentences, cached on the first replica "
+                f"{row['first_replica_cached']}, on the second {row['second_replica_cached']}  "
+                f"server ms p50 {_fmt(row['first_replica_server_ms']['p50'])} (model, first) vs "
+                f"{_fmt(row['second_replica_server_ms']['p50'])} (cache, second)  errors {row['errors']}"
+            )
         elif row["mode"] == "rest":
             print(
-                f"REST c={row['concurrency']:>3} batch {row['batch']:>3}  requests/s {row['requests_per_s']:>7}  "
+                f"{_replicas(row)}REST c={row['concurrency']:>3} batch {row['batch']:>3}  "
+                f"requests/s {row['requests_per_s']:>7}  "
                 f"sentences/s {row['sentences_per_s']:>7}  latency ms p50 {_fmt(row['latency_ms']['p50']):>7} "
                 f"p99 {_fmt(row['latency_ms']['p99']):>7}  errors {row['errors']}"
             )
@@ -305,18 +346,41 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     corpus = load_corpus(args)
+    urls = [u.strip() for u in args.url.split(",") if u.strip()]
     rows: list[dict[str, Any]] = []
     for streams in (int(n) for n in args.streams.split(",")) if args.streams else ():
         rows.append(
             asyncio.run(
-                run_streams(args.url, args.source, args.target, corpus, streams, args.sentences, args.wpm, args.timeout)
+                run_streams(
+                    urls,
+                    args.source,
+                    args.target,
+                    corpus,
+                    streams,
+                    args.sentences,
+                    args.wpm,
+                    args.timeout,
+                    args.offset,
+                )
             )
         )
         if not args.json:
             print_table(rows[-1:])
     for concurrency in (int(n) for n in args.rest.split(",")) if args.rest else ():
         rows.append(
-            asyncio.run(run_rest(args.url, args.source, args.target, corpus, concurrency, args.batch, args.requests))
+            asyncio.run(
+                run_rest(urls, args.source, args.target, corpus, concurrency, args.batch, args.requests, args.offset)
+            )
+        )
+        if not args.json:
+            print_table(rows[-1:])
+    if args.shared_cache_check:
+        rows.append(
+            asyncio.run(
+                run_shared_cache_check(
+                    urls, args.source, args.target, corpus, args.shared_cache_check, args.offset + len(corpus) // 2
+                )
+            )
         )
         if not args.json:
             print_table(rows[-1:])
@@ -335,7 +399,22 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default %(default)s)")
+    parser.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000",
+        help="the server, or comma-separated replicas that streams and REST clients are spread over "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--offset", type=int, default=0, help="start at this corpus line (fresh sentences for a warm server)"
+    )
+    parser.add_argument(
+        "--shared-cache-check",
+        type=int,
+        default=0,
+        metavar="N",
+        help="send N sentences through the first --url, then the second: hits show a shared cache at work",
+    )
     parser.add_argument("--source", "-s", default="en")
     parser.add_argument("--target", "-t", default="de")
     parser.add_argument("--file", type=Path, help="sentences, one per line (default: Multi30k test2016)")

@@ -221,8 +221,13 @@ def cmd_models_stability(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from translator.bench import run_bench
 
-    if not (args.streams or args.rest or args.baseline):
-        raise CLIError("choose what to measure: --streams N[,N...], --rest C[,C...] and/or --baseline", EXIT_USAGE)
+    if not (args.streams or args.rest or args.baseline or args.shared_cache_check):
+        raise CLIError(
+            "choose what to measure: --streams N[,N...], --rest C[,C...], --shared-cache-check N and/or --baseline",
+            EXIT_USAGE,
+        )
+    if args.shared_cache_check and len([u for u in args.url.split(",") if u.strip()]) < 2:
+        raise CLIError("--shared-cache-check needs two servers: --url URL1,URL2", EXIT_USAGE)
     return run_bench(args)
 
 
@@ -276,6 +281,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     run_server(config)
     return 0
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 if the server answers its readiness (or, with --live, liveness) check; for container probes."""
+    import urllib.error
+    import urllib.request
+
+    url = args.url
+    if url is None:
+        port = os.environ.get("TRANSLATOR_PORT") or "8000"
+        url = f"http://127.0.0.1:{port}"
+    url = url.rstrip("/") + ("/healthz" if args.live else "/readyz")
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            print(response.read().decode(errors="replace"))
+            return 0
+    except urllib.error.HTTPError as exc:
+        raise CLIError(f"{url}: {exc.code} {exc.read().decode(errors='replace')}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise CLIError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -400,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-timeout-ms", type=float, help="longest wait for Redis per call (default 100)")
     p.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="env TRANSLATOR_LOG_LEVEL")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("healthcheck", help="check a running server (exit 0 when ready), for container probes")
+    p.add_argument("--url", help="the server (default http://127.0.0.1:$TRANSLATOR_PORT, port 8000)")
+    p.add_argument("--live", action="store_true", help="check liveness (/healthz) instead of readiness (/readyz)")
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
+    p.set_defaults(func=cmd_healthcheck)
     return parser
 
 
