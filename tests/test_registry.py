@@ -60,3 +60,20 @@ def test_single_pair_model_preferred_over_multilingual(tmp_path: Path) -> None:
     registry = Registry(tmp_path)
     assert registry.find("en", "de").name == "en-de"
     assert registry.find("en", "fr").name == "multi"
+
+
+def test_fingerprint_follows_the_model_files_not_the_card(tmp_path: Path) -> None:
+    copy = tmp_path / "en-de"
+    shutil.copytree(MODELS / "en-de", copy)
+    [original] = [e for e in Registry(MODELS).entries if e.path.name == "en-de"]
+    [entry] = Registry(tmp_path).entries
+    assert entry.fingerprint == original.fingerprint and len(entry.fingerprint) == 16
+    (copy / "README.md").write_text("a new model card\n")
+    [entry] = Registry(tmp_path).entries
+    assert entry.fingerprint == original.fingerprint
+    # Other weights (here: the last byte of model.bin changed) are another model.
+    weights = bytearray((copy / "model.bin").read_bytes())
+    weights[-1] ^= 0xFF
+    (copy / "model.bin").write_bytes(bytes(weights))
+    [entry] = Registry(tmp_path).entries
+    assert entry.fingerprint != original.fingerprint

@@ -230,3 +230,18 @@ def test_bench_spreads_load_over_replicas_and_sees_the_shared_cache(redis_server
         timeout=60,
     )
     assert one.returncode == 2 and "two servers" in one.stderr
+
+
+async def test_replicas_with_other_decoding_settings_do_not_share_entries(redis_server: RedisServer) -> None:
+    """As in a rolling update that changes the beam size: the new replicas must not serve the old results."""
+    env = {"TRANSLATOR_REDIS_URL": redis_server.url}
+    a, b = Server("--beam-size", "4", env=env), Server("--beam-size", "1", env=env)
+    try:
+        sentence = "A street musician is playing the violin for a small crowd."
+        assert (await final_of(a, sentence))["cached"] is False
+        await asyncio.sleep(0.3)
+        assert (await final_of(b, sentence))["cached"] is False
+        assert redis_server.client().dbsize() == 2
+    finally:
+        a.stop()
+        b.stop()
