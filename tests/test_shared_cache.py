@@ -213,7 +213,7 @@ def test_bench_spreads_load_over_replicas_and_sees_the_shared_cache(redis_server
             [sys.executable, "-m", "translator", "bench", *args], capture_output=True, text=True, timeout=300
         )
         assert proc.returncode == 0, proc.stderr
-        stream, rest, check = json.loads(proc.stdout)
+        check, stream, rest = json.loads(proc.stdout)
         assert stream["replicas"] == rest["replicas"] == 2
         assert stream["sentences"] == 8 and rest["requests"] == 4 and stream["errors"] == rest["errors"] == 0
         assert check["mode"] == "shared-cache" and check["sentences"] == 5

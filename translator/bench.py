@@ -348,6 +348,15 @@ def run_bench(args: argparse.Namespace) -> int:
     corpus = load_corpus(args)
     urls = [u.strip() for u in args.url.split(",") if u.strip()]
     rows: list[dict[str, Any]] = []
+    if args.shared_cache_check:
+        # First, while the sentences are new to both replicas (on a fresh pair, none is cached on the first).
+        rows.append(
+            asyncio.run(
+                run_shared_cache_check(urls, args.source, args.target, corpus, args.shared_cache_check, args.offset)
+            )
+        )
+        if not args.json:
+            print_table(rows[-1:])
     for streams in (int(n) for n in args.streams.split(",")) if args.streams else ():
         rows.append(
             asyncio.run(
@@ -374,16 +383,7 @@ def run_bench(args: argparse.Namespace) -> int:
         )
         if not args.json:
             print_table(rows[-1:])
-    if args.shared_cache_check:
-        rows.append(
-            asyncio.run(
-                run_shared_cache_check(
-                    urls, args.source, args.target, corpus, args.shared_cache_check, args.offset + len(corpus) // 2
-                )
-            )
-        )
-        if not args.json:
-            print_table(rows[-1:])
+
     if args.baseline:
         from translator.registry import Registry, default_models_dir
 
