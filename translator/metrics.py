@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -164,22 +165,16 @@ class Metrics:
         self.shared_cache_up = Gauge(
             "translator_shared_cache_up", "1 while the shared cache answers, 0 after a failure.", lambda: cache.up
         )
-        self.shared_cache_hits = CounterFunc(
-            "translator_shared_cache_hits_total", "Shared cache hits (after a phrase cache miss).", lambda: cache.hits
-        )
-        self.shared_cache_misses = CounterFunc(
-            "translator_shared_cache_misses_total",
-            "Shared cache misses, lookups skipped while down included.",
-            lambda: cache.misses,
-        )
-        self.shared_cache_errors = CounterFunc(
-            "translator_shared_cache_errors_total", "Failed or timed-out shared cache calls.", lambda: cache.errors
-        )
-        self.shared_cache_writes_dropped = CounterFunc(
-            "translator_shared_cache_writes_dropped_total",
-            "Translations not written to the shared cache (down, failed or backed up).",
-            lambda: cache.writes_dropped,
-        )
+        # Counters the cache keeps: attribute of SharedCache -> help text.
+        counters = {
+            "hits": "Shared cache hits (after a phrase cache miss).",
+            "misses": "Shared cache misses, lookups skipped while down included.",
+            "errors": "Failed or timed-out shared cache calls.",
+            "writes_dropped": "Translations not written to the shared cache (down, failed or backed up).",
+        }
+        for attr, help in counters.items():
+            metric = CounterFunc(f"translator_shared_cache_{attr}_total", help, partial(getattr, cache, attr))
+            setattr(self, f"shared_cache_{attr}", metric)
 
     def render(self) -> str:
         lines: list[str] = []
