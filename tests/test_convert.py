@@ -228,3 +228,17 @@ def test_nllb_language_missing_from_the_vocabulary_is_refused(tiny_nllb_hf: Path
         convert(str(tiny_nllb_hf), tmp_path / "out", source_languages=["en"], target_languages=["xx"])
     # The model was converted before the languages were checked: nothing of it may remain.
     assert not (tmp_path / "out").exists()
+
+
+def test_outputs_stay_within_the_models_positions(tiny_hf: Path, tmp_path: Path) -> None:
+    """A model with 64 positions: long inputs are cut to fit, and decoding stops at the last position
+    (CTranslate2 raises past it). This random model never ends a sentence on its own, the worst case."""
+    dest = tmp_path / "tiny"
+    assert run_cli("models", "convert", str(tiny_hf), str(dest)).returncode == 0
+    assert ModelMetadata.load(dest).max_positions == 64
+    engine = Engine(dest, device="cpu")
+    long_text = " ".join(["Children are playing in the park near the water"] * 12)
+    [short, long] = engine.translate(["Two dogs play in the snow.", long_text])
+    assert short.text and long.text and long.units >= 2
+    [forced] = engine.translate([long_text], target_prefixes=["Kinder spielen"])
+    assert forced.text.startswith("Kinder spielen")

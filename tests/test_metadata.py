@@ -41,6 +41,8 @@ def test_unknown_tag_style() -> None:
         ("[1, 2]", "JSON object"),
         ('{"name": "x"}', "source_languages"),
         ('{"format": 99, "name": "x", "source_languages": ["en"], "target_languages": ["de"]}', "unsupported format"),
+        ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "max_positions": 4}', "at least 16"),
+        ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "max_positions": "9"}', "at least 16"),
     ],
 )
 def test_load_errors_are_clear(tmp_path: Path, content: str | None, message: str) -> None:

@@ -107,6 +107,11 @@ def _pick(languages: list[str] | None, found: dict[str, str], what: str) -> dict
     return chosen
 
 
+def _max_positions(config: dict[str, object]) -> int | None:
+    value = config.get("max_position_embeddings")
+    return value if isinstance(value, int) and value >= 16 else None
+
+
 def _languages_from_name(src: str) -> tuple[list[str], list[str]]:
     match = _OPUS_NAME.search(Path(src).name.lower() if Path(src).is_dir() else src.lower())
     if not match:
@@ -210,6 +215,7 @@ def convert(
         language_tokens=tokens,
         quantization=quantization,
         description=f"converted from {src}",
+        max_positions=_max_positions(config),
         **spm_files,
     )
     metadata.save(dest)

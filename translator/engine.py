@@ -165,7 +165,11 @@ class Engine:
             raise ValueError("target_prefixes must have one entry per text")
         source, target = self._languages(source, target)
         opts = options or self.options
-        units = self._units(texts, source, target, target_prefixes, opts.max_input_tokens)
+        limit = opts.max_input_tokens
+        if self.metadata.max_positions is not None:
+            # Room for the end-of-sentence and language tokens within the model's positions.
+            limit = min(limit, self.metadata.max_positions - 2)
+        units = self._units(texts, source, target, target_prefixes, limit)
         outputs = self._run(units, opts, target)
         results: list[list[tuple[str, float]]] = [[] for _ in texts]
         for unit in units:
@@ -220,6 +224,9 @@ class Engine:
             longest_prefix = max(len(prefix) for _, prefix in batch)
             bound = min(math.ceil(opts.max_length_ratio * longest) + opts.max_length_extra, opts.max_output_tokens)
             bound += longest_prefix
+            if self.metadata.max_positions is not None:
+                # Decoding past the model's last position is an error in CTranslate2, not a longer output.
+                bound = min(bound, self.metadata.max_positions - 1)
             futures = self._translator.translate_batch(
                 [list(tokens) for tokens, _ in batch],
                 target_prefix=[list(p) if p else None for _, p in batch],

@@ -34,8 +34,12 @@ class ModelMetadata:
     target_spm: str = "target.spm"
     quantization: str = "int8"
     description: str = ""
+    # The model's longest sequence (Transformer positions), source and output alike; None: not known.
+    max_positions: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_positions is not None and (not isinstance(self.max_positions, int) or self.max_positions < 16):
+            raise MetadataError(f"max_positions must be an integer of at least 16, not {self.max_positions!r}")
         if self.tag_style not in TAG_STYLES:
             raise MetadataError(f"unknown tag_style {self.tag_style!r}; expected one of {TAG_STYLES}")
         if not self.source_languages or not self.target_languages:
