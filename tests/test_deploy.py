@@ -89,9 +89,9 @@ def get(url: str) -> tuple[int, bytes]:
         return response.status, response.read()
 
 
-def translate(server: Server, text: str) -> str:
+def translate(base: str, text: str) -> str:
     request = urllib.request.Request(
-        f"{server.http}/translate",
+        f"{base}/translate",
         data=json.dumps({"q": text, "source": "en", "target": "de"}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -134,7 +134,7 @@ def test_cpu_image_command_and_environment_serve_here() -> None:
     image = Dockerfile(DEPLOY / "Dockerfile")
     server = start_image(image)
     try:
-        assert translate(server, "A man is riding a bicycle.")
+        assert translate(server.http, "A man is riding a bicycle.")
         status, page = get(f"{server.http}/")
         assert status == 200 and b"<html" in page.lower()
         # The image's HEALTHCHECK, with the image's environment.
@@ -162,7 +162,7 @@ def test_cuda_image_environment() -> None:
         # No GPU here: the same command and environment, device and compute type set to the CPU's.
         server = start_image(image, {"TRANSLATOR_DEVICE": "cpu", "TRANSLATOR_COMPUTE_TYPE": "int8"})
     try:
-        assert translate(server, "Two dogs are playing in the snow.")
+        assert translate(server.http, "Two dogs are playing in the snow.")
     finally:
         server.stop()
 
@@ -194,7 +194,7 @@ def test_compose_replica_with_its_redis_runs_here() -> None:
         server = start_image(image, {**app["environment"], "TRANSLATOR_REDIS_URL": url})
         try:
             assert json.loads(get(f"{server.http}/readyz")[1])["shared_cache"] == "up"
-            assert translate(server, "A woman is reading a newspaper.")
+            assert translate(server.http, "A woman is reading a newspaper.")
         finally:
             server.stop()
     finally:
@@ -295,7 +295,7 @@ def test_the_pod_runs_here_probes_answer_and_fits_its_memory_request() -> None:
             status, _ = get(f"{server.http}{container[probe]['httpGet']['path']}")
             assert status == 200, probe
         for sentence in ("A man is riding a bicycle.", "Two girls are playing chess in the park."):
-            assert translate(server, sentence)
+            assert translate(server.http, sentence)
         _, metrics = get(f"{server.http}/metrics")
         samples = dict(
             line.rsplit(" ", 1) for line in metrics.decode().splitlines() if line and not line.startswith("#")
@@ -336,3 +336,109 @@ def test_redis_manifest_args_run_a_real_redis() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- nginx in front of replicas ------------------------------------------------------------------------
+
+
+def nginx_available() -> bool:
+    if shutil.which("nginx"):
+        return True
+    if os.environ.get("TRANSLATOR_REQUIRE_NGINX") == "1":
+        pytest.fail("nginx is required (TRANSLATOR_REQUIRE_NGINX=1) but not installed")
+    return False
+
+
+def start_nginx(tmp_path: Path, upstreams: list[int]) -> tuple[subprocess.Popen[bytes], str]:
+    """deploy/nginx.conf as shipped, with this test's ports in place of 8000, 8001 and 8002."""
+    import time
+
+    port = free_port()
+    conf = (DEPLOY / "nginx.conf").read_text()
+    assert "listen 127.0.0.1:8000;" in conf and conf.count("server 127.0.0.1:8001;") == 2
+    conf = conf.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{port};")
+    for default, actual in zip((8001, 8002), upstreams, strict=True):
+        conf = conf.replace(f"server 127.0.0.1:{default};", f"server 127.0.0.1:{actual};")
+    conf = conf.replace("worker_processes auto;", "worker_processes 1;")
+    path = tmp_path / "nginx.conf"
+    path.write_text(conf)
+    (tmp_path / "logs").mkdir()
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(path), "-e", "stderr", "-g", f"daemon off; pid {tmp_path}/nginx.pid;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if get(f"{url}/healthz")[0] == 200:
+                return proc, url
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("nginx did not start") from None
+            time.sleep(0.1)
+
+
+def samples(server: Server) -> dict[str, float]:
+    _, body = get(f"{server.http}/metrics")
+    lines = [line.rsplit(" ", 1) for line in body.decode().splitlines() if line and not line.startswith("#")]
+    return {name: float(value) for name, value in lines}
+
+
+async def test_nginx_spreads_load_and_keeps_a_session_on_one_replica(tmp_path: Path) -> None:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from translator.client import StreamClient
+
+    if not nginx_available():
+        pytest.skip("nginx is not installed (Debian package nginx)")
+    replicas = [Server("--inter-threads", "1"), Server("--inter-threads", "1")]
+    nginx, url = start_nginx(tmp_path, [r.port for r in replicas])
+    try:
+        for k in range(8):
+            assert translate(url, f"Sentence number {k} is short.")
+        assert all(samples(r).get('translator_rest_requests_total{status="200"}', 0) >= 2 for r in replicas)
+
+        # Streams without a session: the one with fewer open connections takes the next.
+        ws_url = url.replace("http", "ws")
+        streams = [await connect(f"{ws_url}/v1/stream?source=en&target=de", origin=url) for _ in range(4)]
+        for ws in streams:
+            assert json.loads(await ws.recv())["type"] == "ready"  # a page's Origin passes through
+        assert [samples(r)["translator_connections_active"] for r in replicas] == [2, 2]
+        for ws in streams:
+            await ws.close()
+
+        # Shared sessions: speaker and viewer meet on one replica whatever the session's name.
+        for name in ("room-a", "room-b", "room-c", "room-d"):
+            viewer = await connect(f"{ws_url}/v1/stream?session={name}&role=viewer")
+            assert json.loads(await viewer.recv())["role"] == "viewer"
+            async with await StreamClient.connect(url, "en", "de", session=name) as speaker:
+                await speaker.append("A child is flying a kite on the beach.")
+                await speaker.commit()
+                while (await speaker.recv(timeout=60))["type"] != "final":
+                    pass
+            async with asyncio.timeout(30):
+                while json.loads(await viewer.recv())["type"] != "final":
+                    pass
+            await viewer.close()
+        # Without the balancer's session hashing they would not meet: a viewer on one replica sees
+        # nothing of a speaker on the other.
+        viewer = await connect(f"{replicas[0].ws}/v1/stream?session=split&role=viewer")
+        await viewer.recv()
+        async with await StreamClient.connect(replicas[1].http, "en", "de", session="split") as speaker:
+            await speaker.append("Nobody sees this.")
+            await speaker.commit()
+            while (await speaker.recv(timeout=60))["type"] != "final":
+                pass
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(viewer.recv(), 1.0)
+        await viewer.close()
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=10)
+        for replica in replicas:
+            replica.stop()
