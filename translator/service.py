@@ -50,6 +50,9 @@ class TranslationService:
         loop = asyncio.get_running_loop()
         if self.shared_cache is not None:
             await self.shared_cache.check()  # logs a warning if Redis is not there; the service starts anyway
+            for entry in {self.model(s, t).path: self.model(s, t) for s, t in self.registry.pairs()}.values():
+                # Hash the model files now, off the event loop, rather than at the first request.
+                await loop.run_in_executor(None, getattr, entry, "fingerprint")
         for source, target in self.registry.pairs():
             engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
             self._batchers[(source, target)] = MicroBatcher(
