@@ -21,6 +21,7 @@ from translator.config import ServerConfig
 from translator.engine import TranslationOptions
 from translator.registry import Registry
 from translator.service import TranslationService
+from translator.session_relay import SessionRelay
 from translator.sessions import SessionHub
 from translator.shared_cache import SharedCache
 from translator.ws import stream_endpoint
@@ -84,6 +85,18 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             shared_cache=shared_cache,
         )
         await service.start()
+        relay = None
+        if config.redis_url:
+            # Sessions across replicas: a speaker's viewers may be connected to any replica.
+            relay = SessionRelay(
+                config.redis_url,
+                app.state.sessions,
+                timeout=config.redis_timeout_ms / 1000,
+                retry_after=max(config.redis_retry_seconds, 0.1),
+            )
+            relay.start()
+            app.state.sessions.relay = relay
+            service.metrics.add_session_relay(relay)
         warm_task = None
         if config.warm_cache is not None:
             warm_task = asyncio.create_task(_warm(service, config.warm_cache))
@@ -94,6 +107,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         finally:
             if warm_task is not None:
                 warm_task.cancel()
+            if relay is not None:
+                app.state.sessions.relay = None
+                await relay.close()
             await service.close()
 
     web = config.web if config.web is not None else WEB_DIR

@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from translator.session_relay import SessionRelay
     from translator.shared_cache import SharedCache
 
 
@@ -175,6 +176,20 @@ class Metrics:
         for attr, help in counters.items():
             metric = CounterFunc(f"translator_shared_cache_{attr}_total", help, partial(getattr, cache, attr))
             setattr(self, f"shared_cache_{attr}", metric)
+
+    def add_session_relay(self, relay: SessionRelay) -> None:
+        """Sessions relayed between replicas through Redis, shown only where configured."""
+        self.session_relay_up = Gauge(
+            "translator_session_relay_up", "1 while subscribed to other replicas' sessions.", lambda: relay.listening
+        )
+        counters = {
+            "sent": "Session messages published for other replicas.",
+            "received": "Session messages from other replicas handed to local viewers.",
+            "dropped": "Session messages not published (Redis down, slow or backed up).",
+        }
+        for attr, help in counters.items():
+            metric = CounterFunc(f"translator_session_relay_{attr}_total", help, partial(getattr, relay, attr))
+            setattr(self, f"session_relay_{attr}", metric)
 
     def render(self) -> str:
         lines: list[str] = []

@@ -62,12 +62,13 @@ class SharedCache:
         self.timeout = timeout
         self.retry_after = retry_after
         self.max_pending_writes = max_pending_writes
-        # One attempt per command: the bound on a lookup is ours (timeout), not a retry policy's.
+        # One immediate retry (a connection left stale by a Redis restart is replaced, not reported);
+        # the bound on a call is ours (timeout), not a retry policy's.
         self._redis = Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
         self._down_until = 0.0
