@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,17 +126,19 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A real ``redis-server`` on a free loopback port, no persistence; it can be killed and restarted."""
+    """A real ``redis-server`` on a free loopback port (by default without persistence, or with the
+    given arguments); it can be killed and restarted."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
+    def __init__(self, args: Sequence[str] = ("--save", "", "--appendonly", "no")) -> None:
+        self.args = list(args)
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", *self.args, "--port", str(self.port), "--bind", "127.0.0.1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -178,15 +180,20 @@ class RedisServer:
         self.kill()
 
 
-def redis_available() -> bool:
+def tool_available(command: str, required_by: str) -> bool:
+    """Whether ``command`` is installed; a test run that sets ``required_by``=1 (CI) fails without it."""
     import os
     import shutil
 
-    if shutil.which("redis-server"):
+    if shutil.which(command):
         return True
-    if os.environ.get("TRANSLATOR_REQUIRE_REDIS") == "1":
-        pytest.fail("redis-server is required (TRANSLATOR_REQUIRE_REDIS=1) but not installed")
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{command} is required ({required_by}=1) but not installed")
     return False
+
+
+def redis_available() -> bool:
+    return tool_available("redis-server", "TRANSLATOR_REQUIRE_REDIS")
 
 
 @pytest.fixture

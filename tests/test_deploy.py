@@ -21,7 +21,7 @@ import yaml
 
 from translator.config import ServerConfig
 
-from .conftest import ROOT, RedisServer, Server, free_port, redis_available
+from .conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available
 
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -181,15 +181,9 @@ def test_compose_replica_with_its_redis_runs_here() -> None:
     assert float(app["stop_grace_period"].rstrip("s")) >= drain + 5
     # The Redis service's own command, on a loopback port.
     assert cache["command"][0] == "redis-server"
-    port = free_port()
-    redis = subprocess.Popen(
-        [*cache["command"], "--port", str(port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    redis = RedisServer(cache["command"][1:])
     try:
-        RedisServer.wait(port)
-        url = app["environment"]["TRANSLATOR_REDIS_URL"].replace("redis:6379", f"127.0.0.1:{port}")
+        url = app["environment"]["TRANSLATOR_REDIS_URL"].replace("redis:6379", f"127.0.0.1:{redis.port}")
         image = Dockerfile(DEPLOY / "Dockerfile")
         server = start_image(image, {**app["environment"], "TRANSLATOR_REDIS_URL": url})
         try:
@@ -198,8 +192,7 @@ def test_compose_replica_with_its_redis_runs_here() -> None:
         finally:
             server.stop()
     finally:
-        redis.kill()
-        redis.wait()
+        redis.stop()
 
 
 # --- Kubernetes --------------------------------------------------------------------------------------
@@ -319,34 +312,21 @@ def test_redis_manifest_args_run_a_real_redis() -> None:
     if not redis_available():
         pytest.skip("redis-server is not installed")
     redis_container = find("Deployment", "translator-redis")["spec"]["template"]["spec"]["containers"][0]
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", *redis_container["args"], "--port", str(port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    redis = RedisServer(redis_container["args"])
     try:
-        RedisServer.wait(port)
-        import redis
-
-        client = redis.Redis(port=port)
+        client = redis.client()
         assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"
         assert int(client.config_get("maxmemory")["maxmemory"]) > 0
         client.close()
     finally:
-        proc.kill()
-        proc.wait()
+        redis.stop()
 
 
 # --- nginx in front of replicas ------------------------------------------------------------------------
 
 
 def nginx_available() -> bool:
-    if shutil.which("nginx"):
-        return True
-    if os.environ.get("TRANSLATOR_REQUIRE_NGINX") == "1":
-        pytest.fail("nginx is required (TRANSLATOR_REQUIRE_NGINX=1) but not installed")
-    return False
+    return tool_available("nginx", "TRANSLATOR_REQUIRE_NGINX")
 
 
 def start_nginx(tmp_path: Path, upstreams: list[int]) -> tuple[subprocess.Popen[bytes], str]:

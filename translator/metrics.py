@@ -166,30 +166,33 @@ class Metrics:
         self.shared_cache_up = Gauge(
             "translator_shared_cache_up", "1 while the shared cache answers, 0 after a failure.", lambda: cache.up
         )
-        # Counters the cache keeps: attribute of SharedCache -> help text.
-        counters = {
-            "hits": "Shared cache hits (after a phrase cache miss).",
-            "misses": "Shared cache misses, lookups skipped while down included.",
-            "errors": "Failed or timed-out shared cache calls.",
-            "writes_dropped": "Translations not written to the shared cache (down, failed or backed up).",
-        }
-        for attr, help in counters.items():
-            metric = CounterFunc(f"translator_shared_cache_{attr}_total", help, partial(getattr, cache, attr))
-            setattr(self, f"shared_cache_{attr}", metric)
+        self._add_counters(
+            "shared_cache",
+            cache,
+            hits="Shared cache hits (after a phrase cache miss).",
+            misses="Shared cache misses, lookups skipped while down included.",
+            errors="Failed or timed-out shared cache calls.",
+            writes_dropped="Translations not written to the shared cache (down, failed or backed up).",
+        )
 
     def add_session_relay(self, relay: SessionRelay) -> None:
         """Sessions relayed between replicas through Redis, shown only where configured."""
         self.session_relay_up = Gauge(
             "translator_session_relay_up", "1 while subscribed to other replicas' sessions.", lambda: relay.listening
         )
-        counters = {
-            "sent": "Session messages published for other replicas.",
-            "received": "Session messages from other replicas handed to local viewers.",
-            "dropped": "Session messages not published (Redis down, slow or backed up).",
-        }
-        for attr, help in counters.items():
-            metric = CounterFunc(f"translator_session_relay_{attr}_total", help, partial(getattr, relay, attr))
-            setattr(self, f"session_relay_{attr}", metric)
+        self._add_counters(
+            "session_relay",
+            relay,
+            sent="Session messages published for other replicas.",
+            received="Session messages from other replicas handed to local viewers.",
+            dropped="Session messages not published (Redis down, slow or backed up).",
+        )
+
+    def _add_counters(self, prefix: str, source: object, **helps: str) -> None:
+        """``translator_<prefix>_<attr>_total`` for each counter attribute that ``source`` keeps."""
+        for attr, help in helps.items():
+            metric = CounterFunc(f"translator_{prefix}_{attr}_total", help, partial(getattr, source, attr))
+            setattr(self, f"{prefix}_{attr}", metric)
 
     def render(self) -> str:
         lines: list[str] = []
