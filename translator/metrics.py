@@ -163,12 +163,10 @@ class Metrics:
 
     def add_shared_cache(self, cache: SharedCache) -> None:
         """The shared (Redis) cache's metrics, shown only where one is configured."""
-        self.shared_cache_up = Gauge(
-            "translator_shared_cache_up", "1 while the shared cache answers, 0 after a failure.", lambda: cache.up
-        )
-        self._add_counters(
+        self._add_component(
             "shared_cache",
             cache,
+            ("up", "1 while the shared cache answers, 0 after a failure."),
             hits="Shared cache hits (after a phrase cache miss).",
             misses="Shared cache misses, lookups skipped while down included.",
             errors="Failed or timed-out shared cache calls.",
@@ -177,22 +175,23 @@ class Metrics:
 
     def add_session_relay(self, relay: SessionRelay) -> None:
         """Sessions relayed between replicas through Redis, shown only where configured."""
-        self.session_relay_up = Gauge(
-            "translator_session_relay_up", "1 while subscribed to other replicas' sessions.", lambda: relay.listening
-        )
-        self._add_counters(
+        self._add_component(
             "session_relay",
             relay,
+            ("listening", "1 while subscribed to other replicas' sessions."),
             sent="Session messages published for other replicas.",
             received="Session messages from other replicas handed to local viewers.",
             dropped="Session messages not published (Redis down, slow or backed up).",
         )
 
-    def _add_counters(self, prefix: str, source: object, **helps: str) -> None:
-        """``translator_<prefix>_<attr>_total`` for each counter attribute that ``source`` keeps."""
-        for attr, help in helps.items():
+    def _add_component(self, prefix: str, source: object, up: tuple[str, str], **counters: str) -> None:
+        """``translator_<prefix>_up`` from the boolean attribute ``up[0]`` of ``source``, and
+        ``translator_<prefix>_<attr>_total`` for each counter attribute it keeps."""
+        attr, help = up
+        self.__dict__[f"{prefix}_up"] = Gauge(f"translator_{prefix}_up", help, partial(getattr, source, attr))
+        for attr, help in counters.items():
             metric = CounterFunc(f"translator_{prefix}_{attr}_total", help, partial(getattr, source, attr))
-            setattr(self, f"{prefix}_{attr}", metric)
+            self.__dict__[f"{prefix}_{attr}"] = metric
 
     def render(self) -> str:
         lines: list[str] = []
