@@ -152,6 +152,47 @@ def test_cpu_image_command_and_environment_serve_here() -> None:
     assert health.returncode == 1 and b"refused" in health.stderr.lower()
 
 
+@pytest.fixture(scope="module")
+def serving_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the images' build stage makes: a fresh venv with ``pip install .`` (no extras)."""
+    venv = tmp_path_factory.mktemp("image") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    proc = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return venv
+
+
+def test_serving_install_runs_the_image_command_without_torch(serving_install: Path) -> None:
+    listed = subprocess.run(
+        [str(serving_install / "bin" / "pip"), "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    installed = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert {"ctranslate2", "sentencepiece", "uvicorn", "redis"} <= installed
+    assert not installed & {"torch", "transformers"}
+    # The image's ENTRYPOINT as written (`translator` found on PATH=/opt/venv/bin:$PATH) and its ENV:
+    # the installed package, not this checkout, serves the models and the page.
+    image = Dockerfile(DEPLOY / "Dockerfile")
+    port = free_port()
+    env = {**base_env(), **image.local_env(port), "PATH": f"{serving_install / 'bin'}:{os.environ['PATH']}"}
+    assert image.env["PATH"].startswith("/opt/venv/bin:")
+    server = Server(command=image.entrypoint, port=port, env=env, inherit_env=False)
+    try:
+        assert translate(server.http, "A man is riding a bicycle.")
+        assert get(f"{server.http}/")[0] == 200
+        health = subprocess.run(image.healthcheck, env=env, capture_output=True, timeout=60)
+        assert health.returncode == 0, health.stderr
+    finally:
+        server.stop()
+
+
 def test_cuda_image_environment() -> None:
     image = Dockerfile(DEPLOY / "Dockerfile.cuda")
     config = ServerConfig.from_env(image.local_env(8000))
