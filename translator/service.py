@@ -50,9 +50,9 @@ class TranslationService:
         loop = asyncio.get_running_loop()
         if self.shared_cache is not None:
             await self.shared_cache.check()  # logs a warning if Redis is not there; the service starts anyway
-            for entry in {self.model(s, t).path: self.model(s, t) for s, t in self.registry.pairs()}.values():
+            for entry in self.registry.entries:
                 # Hash the model files now, off the event loop, rather than at the first request.
-                await loop.run_in_executor(None, getattr, entry, "fingerprint")
+                self._fingerprints[entry.path] = await loop.run_in_executor(None, self._fingerprint, entry)
         for source, target in self.registry.pairs():
             engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
             self._batchers[(source, target)] = MicroBatcher(
@@ -165,14 +165,13 @@ class TranslationService:
         out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
         return [o or "" for o in out]
 
+    def _fingerprint(self, entry: ModelEntry) -> str:
+        """The model's files and the decoding options together decide what a translation is."""
+        options = repr(self.registry.options or TranslationOptions())
+        return hashlib.blake2b(f"{entry.fingerprint}{options}".encode(), digest_size=8).hexdigest()
+
     def _shared_key(self, entry: ModelEntry, source: str, target: str, text: str) -> str:
-        fingerprint = self._fingerprints.get(entry.path)
-        if fingerprint is None:
-            # The model's files and the decoding options together decide what a translation is.
-            options = repr(self.registry.options or TranslationOptions())
-            fingerprint = hashlib.blake2b(f"{entry.fingerprint}{options}".encode(), digest_size=8).hexdigest()
-            self._fingerprints[entry.path] = fingerprint
-        return SharedCache.key(fingerprint, source, target, text)
+        return SharedCache.key(self._fingerprints[entry.path], source, target, text)
 
     async def _shared_get(self, entry: ModelEntry, source: str, target: str, texts: Sequence[str]) -> dict[str, str]:
         """The translations of ``texts`` found in the shared cache (none without one, or while it is down)."""
