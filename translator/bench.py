@@ -344,9 +344,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             )
 
 
+def parse_urls(text: str) -> list[str]:
+    """``--url``: one server, or comma-separated replicas."""
+    return [u.strip() for u in text.split(",") if u.strip()]
+
+
 def run_bench(args: argparse.Namespace) -> int:
     corpus = load_corpus(args)
-    urls = [u.strip() for u in args.url.split(",") if u.strip()]
+    urls = parse_urls(args.url)
     rows: list[dict[str, Any]] = []
     if args.shared_cache_check:
         # First, while the sentences are new to both replicas (on a fresh pair, none is cached on the first).

@@ -219,14 +219,14 @@ def cmd_models_stability(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from translator.bench import run_bench
+    from translator.bench import parse_urls, run_bench
 
     if not (args.streams or args.rest or args.baseline or args.shared_cache_check):
         raise CLIError(
             "choose what to measure: --streams N[,N...], --rest C[,C...], --shared-cache-check N and/or --baseline",
             EXIT_USAGE,
         )
-    if args.shared_cache_check and len([u for u in args.url.split(",") if u.strip()]) < 2:
+    if args.shared_cache_check and len(parse_urls(args.url)) < 2:
         raise CLIError("--shared-cache-check needs two servers: --url URL1,URL2", EXIT_USAGE)
     return run_bench(args)
 
