@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from translator.sessions import SessionHub
-from translator.shared_cache import safe_url
+from translator.shared_cache import bounded_client, safe_url
 
 logger = logging.getLogger("translator.session_relay")
 
@@ -35,10 +35,7 @@ class SessionRelay:
         self.timeout = timeout
         self.retry_after = retry_after
         self.origin = uuid.uuid4().hex  # this process: its own messages come back and are skipped
-        # One immediate retry: a connection left stale by a Redis restart is replaced, not reported.
-        self._publisher = Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
-        )
+        self._publisher = bounded_client(url, timeout)
         # The listener waits for messages indefinitely; only its connection attempts are bounded.
         self._listener = Redis.from_url(url, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(OUTBOX)

@@ -29,6 +29,19 @@ logger = logging.getLogger("translator.shared_cache")
 KEY_PREFIX = "translator:v1"
 
 
+def bounded_client(url: str, timeout: float, *, decode_responses: bool = False) -> Redis:
+    """A Redis client whose every call and connection attempt gives up after ``timeout`` seconds, with
+    one immediate retry (a connection left stale by a Redis restart is replaced, not reported); the bound
+    on a whole call is the caller's ``asyncio.wait_for``, not a retry policy's."""
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=decode_responses,
+    )
+
+
 def safe_url(url: str) -> str:
     """The URL without its password, for logs and errors."""
     parts = urlsplit(url)
@@ -62,15 +75,7 @@ class SharedCache:
         self.timeout = timeout
         self.retry_after = retry_after
         self.max_pending_writes = max_pending_writes
-        # One immediate retry (a connection left stale by a Redis restart is replaced, not reported);
-        # the bound on a call is ours (timeout), not a retry policy's.
-        self._redis = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            decode_responses=True,
-        )
+        self._redis = bounded_client(url, timeout, decode_responses=True)
         self._down_until = 0.0
         self._up = True
         self._writes: set[asyncio.Task[None]] = set()
