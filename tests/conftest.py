@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,32 @@ def en_de(registry: Registry) -> Engine:
 @pytest.fixture(scope="session")
 def de_en(registry: Registry) -> Engine:
     return registry.engine("de", "en")
+
+
+def wait_until(
+    ready: Callable[[], object],
+    what: str,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    errors: tuple[type[Exception], ...] = (OSError,),
+) -> None:
+    """Poll ``ready`` (raising one of ``errors`` counts as not yet) until it returns true; a
+    RuntimeError if ``timeout`` seconds pass or ``process`` exits first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except errors:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} was not ready within {timeout:g} s")
+        time.sleep(0.05)
 
 
 class Server:
@@ -72,24 +98,17 @@ class Server:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 120.0) -> None:
-        import time
-        import urllib.error
         import urllib.request
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.output}")
-            try:
-                with urllib.request.urlopen(f"{self.http}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server did not become ready")
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{self.http}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+
+        try:
+            wait_until(ready, "the server", timeout=timeout, process=self.process)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc} (exit status {self.process.returncode}):\n{self.output}") from None
 
     output = ""
 
@@ -147,21 +166,11 @@ class RedisServer:
     @staticmethod
     def wait(port: int, timeout: float = 10.0) -> None:
         """Until a Redis on ``port`` answers PING."""
-        import time
-
         import redis
 
         client = redis.Redis(port=port, socket_timeout=1)
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"no Redis answered on port {port}") from None
-                    time.sleep(0.05)
+            wait_until(client.ping, f"a Redis on port {port}", timeout=timeout, errors=(redis.ConnectionError,))
         finally:
             client.close()
 

@@ -21,7 +21,7 @@ import yaml
 
 from translator.config import ServerConfig
 
-from .conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available
+from .conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available, wait_until
 
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
@@ -372,8 +372,6 @@ def nginx_available() -> bool:
 
 def start_nginx(tmp_path: Path, upstreams: list[int]) -> tuple[subprocess.Popen[bytes], str]:
     """deploy/nginx.conf as shipped, with this test's ports in place of 8000, 8001 and 8002."""
-    import time
-
     port = free_port()
     conf = (DEPLOY / "nginx.conf").read_text()
     assert "listen 127.0.0.1:8000;" in conf and conf.count("server 127.0.0.1:8001;") == 2
@@ -390,16 +388,12 @@ def start_nginx(tmp_path: Path, upstreams: list[int]) -> tuple[subprocess.Popen[
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if get(f"{url}/healthz")[0] == 200:
-                return proc, url
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("nginx did not start") from None
-            time.sleep(0.1)
+    try:
+        wait_until(lambda: get(f"{url}/healthz")[0] == 200, "nginx", timeout=20, process=proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def samples(server: Server) -> dict[str, float]:
