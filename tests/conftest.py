@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from translator.engine import Engine
-from translator.registry import Registry
+from translator.engine.engine import Engine
+from translator.engine.registry import Registry
 
 if TYPE_CHECKING:
     import redis

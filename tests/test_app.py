@@ -14,9 +14,9 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from translator.app import create_app
+from translator.server.app import create_app
 from translator.client import StreamClient
-from translator.config import ServerConfig
+from translator.server.settings import ServerConfig
 
 from .conftest import MODELS, Server
 from .test_rest import metric
@@ -132,7 +132,7 @@ def test_readiness_and_new_streams_while_draining() -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    from translator.ws import drain_streams
+    from translator.server.stream import drain_streams
 
     # The app in-process under a real uvicorn, so the drain can be started without a signal.
 
@@ -163,7 +163,7 @@ def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
 
     from websockets.asyncio.client import connect
 
-    from translator.engine import Engine
+    from translator.engine.engine import Engine
 
     with in_process_server(batch_wait_ms=0) as (app, _, port):
         engine: Engine = app.state.service.registry.engine("en", "de")

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from translator.auth import ApiKeys, RedactKeys, key_from_protocols
+from translator.server.auth import ApiKeys, RedactKeys, key_from_protocols
 
 from .conftest import Server
 from .test_rest import post_json

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from translator.bench import BUILTIN, percentiles, run_rest, run_streams
+from translator.cli.bench import BUILTIN, percentiles, run_rest, run_streams
 
 from .conftest import MODELS, Server
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from translator.bench_stability import erased, measure, simulate
-from translator.engine import Engine
+from translator.cli.bench_stability import erased, measure, simulate
+from translator.engine.engine import Engine
 
 SENTENCES = [
     "A man is riding a bicycle down the street.",

@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from translator.cache import PhraseCache, normalize
+from translator.service.cache import PhraseCache, normalize
 
 
 def test_normalized_key_keeps_case() -> None:

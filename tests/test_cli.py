@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.engine import resolve_compute_type, resolve_device
+from translator.engine.engine import resolve_compute_type, resolve_device
 
 from .conftest import MODELS, SHARED_DATA
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.config import ServerConfig
+from translator.server.settings import ServerConfig
 
 
 def test_defaults() -> None:

@@ -14,10 +14,10 @@ pytest.importorskip("torch", reason="conversion needs the 'convert' extra")
 
 from tests.tiny_marian import make_tiny_marian
 from tests.tiny_nllb import make_tiny_nllb
-from translator.convert import ConversionError, StartEmbeddingWarning, convert
-from translator.engine import Engine
-from translator.metadata import ModelMetadata
-from translator.registry import Registry
+from translator.engine.convert import ConversionError, StartEmbeddingWarning, convert
+from translator.engine.engine import Engine
+from translator.engine.metadata import ModelMetadata
+from translator.engine.registry import Registry
 
 pytestmark = pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
 

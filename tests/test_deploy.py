@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from translator.config import ServerConfig
+from translator.server.settings import ServerConfig
 
 from .conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available, wait_until
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.metadata import METADATA_FILE, MetadataError, ModelMetadata
+from translator.engine.metadata import METADATA_FILE, MetadataError, ModelMetadata
 
 
 def test_round_trip(tmp_path: Path) -> None:

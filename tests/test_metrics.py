@@ -1,4 +1,4 @@
-from translator.metrics import Counter, Gauge, Histogram, Metrics
+from translator.service.metrics import Counter, Gauge, Histogram, Metrics
 
 
 def test_counter_and_labels() -> None:

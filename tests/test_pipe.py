@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from translator.pipe import parse_line
+from translator.cli.stream import parse_line
 from translator.protocol import ClientMessage, ProtocolError
 
 from .conftest import Server

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from translator.registry import Registry, UnknownPairError, default_models_dir
+from translator.engine.registry import Registry, UnknownPairError, default_models_dir
 
 from .conftest import MODELS
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from translator.config import ServerConfig
-from translator.shared_cache import SharedCache, safe_url
+from translator.server.settings import ServerConfig
+from translator.service.shared_cache import SharedCache, safe_url
 
 from .conftest import RedisServer, Server, free_port
 from .test_ws import open_stream, receive_until, send

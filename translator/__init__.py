@@ -1,8 +1,8 @@
 """Real-time machine translation on CTranslate2."""
 
-from translator.engine import Engine, Translation, TranslationOptions
-from translator.metadata import ModelMetadata
-from translator.registry import Registry, UnknownPairError
+from translator.engine.engine import Engine, Translation, TranslationOptions
+from translator.engine.metadata import ModelMetadata
+from translator.engine.registry import Registry, UnknownPairError
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 import sys
 
-from translator.cli import main
+from translator.cli.main import main
 
 sys.exit(main())

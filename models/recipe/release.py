@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from translator.convert import convert
-from translator.engine import Engine, TranslationOptions
-from translator.evaluate import evaluate, multi30k_test, read_lines
+from translator.engine.convert import convert
+from translator.engine.engine import Engine, TranslationOptions
+from translator.engine.evaluate import evaluate, multi30k_test, read_lines
 
 RECIPE = Path(__file__).resolve().parent
 MODELS = RECIPE.parent

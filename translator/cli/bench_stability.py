@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import sacrebleu
 
-from translator.engine import Engine, translate_texts
+from translator.engine.engine import Engine, translate_texts
 from translator.streaming import FinalJob, PartialJob, StreamState
 
 
@@ -116,8 +116,8 @@ def measure(engine: Engine, sentences: list[str], refs: list[str], source: str, 
 
 
 def run_stability_bench(args: argparse.Namespace) -> int:
-    from translator.cli import _engine, _test_files
-    from translator.evaluate import read_lines
+    from translator.cli.main import _engine, _test_files
+    from translator.engine.evaluate import read_lines
 
     src_path, ref_path = _test_files(args)
     sentences, refs = read_lines(src_path), read_lines(ref_path)

@@ -1,7 +1,7 @@
 """Named sessions: viewers (e.g. a caption overlay) watch what another client's stream receives.
 
 Within one process the hub hands a speaker's messages to its viewers; with a relay
-(translator.session_relay) they also reach viewers connected to other replicas.
+(translator.service.session_relay) they also reach viewers connected to other replicas.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import sacrebleu
 
-from translator.engine import Engine, TranslationOptions
+from translator.engine.engine import Engine, TranslationOptions
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from translator.metadata import ModelMetadata
+from translator.engine.metadata import ModelMetadata
 
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16", "float32")
 

@@ -19,8 +19,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from translator.sessions import SessionHub
-from translator.shared_cache import bounded_client, safe_url
+from translator.service.sessions import SessionHub
+from translator.service.shared_cache import bounded_client, safe_url
 
 logger = logging.getLogger("translator.session_relay")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from translator import __version__
-from translator.engine import DEVICES, Engine, TranslationOptions
-from translator.registry import Registry, UnknownPairError, default_models_dir
+from translator.engine.engine import DEVICES, Engine, TranslationOptions
+from translator.engine.registry import Registry, UnknownPairError, default_models_dir
 
 EXIT_USAGE = 2
 EXIT_INPUT = 1
@@ -142,7 +142,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def cmd_models_convert(args: argparse.Namespace) -> int:
-    from translator.convert import ConversionError, convert
+    from translator.engine.convert import ConversionError, convert
 
     try:
         meta = convert(
@@ -163,7 +163,7 @@ def cmd_models_convert(args: argparse.Namespace) -> int:
 
 def _test_files(args: argparse.Namespace) -> tuple[Path, Path]:
     """--src-file and --ref-file, or else the Multi30k test2016 files of the pair."""
-    from translator.evaluate import multi30k_test
+    from translator.engine.evaluate import multi30k_test
 
     if args.src_file and args.ref_file:
         return Path(args.src_file), Path(args.ref_file)
@@ -180,7 +180,7 @@ def _test_files(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def cmd_models_eval(args: argparse.Namespace) -> int:
-    from translator.evaluate import evaluate, read_lines
+    from translator.engine.evaluate import evaluate, read_lines
 
     src_path, ref_path = _test_files(args)
     engine = _engine(args)
@@ -207,19 +207,19 @@ def cmd_models_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models_bench(args: argparse.Namespace) -> int:
-    from translator.bench_engine import run_engine_bench
+    from translator.cli.bench_engine import run_engine_bench
 
     return run_engine_bench(args)
 
 
 def cmd_models_stability(args: argparse.Namespace) -> int:
-    from translator.bench_stability import run_stability_bench
+    from translator.cli.bench_stability import run_stability_bench
 
     return run_stability_bench(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from translator.bench import parse_urls, run_bench
+    from translator.cli.bench import parse_urls, run_bench
 
     if not (args.streams or args.rest or args.baseline or args.shared_cache_check):
         raise CLIError(
@@ -232,7 +232,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
-    from translator.pipe import run_stream
+    from translator.cli.stream import run_stream
 
     return run_stream(args)
 
@@ -240,7 +240,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
-    from translator.config import ServerConfig
+    from translator.server.settings import ServerConfig
 
     try:
         config = ServerConfig.from_env(
@@ -277,7 +277,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from exc
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from translator.server import run as run_server
+    from translator.server.run import run as run_server
 
     run_server(config)
     return 0
@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_list)
 
-    from translator.convert import QUANTIZATIONS
+    from translator.engine.convert import QUANTIZATIONS
 
     p = msub.add_parser("convert", help="convert a Hugging Face Marian/OPUS-MT or NLLB model")
     p.add_argument("src", help="Hugging Face model directory (or hub name, which needs network access)")
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_stability)
 
-    from translator.pipe import FORMATS
+    from translator.cli.stream import FORMATS
 
     p = sub.add_parser("stream", help="caption pipeline: stdin text or JSON lines in, translations out")
     _add_engine_args(p)
@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last finals")
     p.set_defaults(func=cmd_stream)
 
-    from translator.bench import add_arguments as add_bench_arguments
+    from translator.cli.bench import add_arguments as add_bench_arguments
 
     p = sub.add_parser("bench", help="load-test a running server; raw CTranslate2 baseline")
     add_bench_arguments(p)

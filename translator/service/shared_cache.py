@@ -1,6 +1,6 @@
 """The optional second-level phrase cache in Redis, shared by every replica of the service.
 
-The in-process LRU (translator.cache) answers first; on a miss the service asks Redis, and every final
+The in-process LRU (translator.service.cache) answers first; on a miss the service asks Redis, and every final
 translation the model makes is written to Redis with a TTL. Redis is a help, never a dependency: every
 call is bounded by a short timeout, and after a failure the cache is skipped for a while (``retry_after``)
 so that a dead or slow Redis costs one timeout per interval, not one per sentence.
@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from translator.cache import normalize
+from translator.service.cache import normalize
 
 logger = logging.getLogger("translator.shared_cache")
 

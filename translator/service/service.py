@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from translator.batcher import MicroBatcher
-from translator.cache import PhraseCache
-from translator.engine import TranslationOptions, translate_texts
-from translator.metrics import Metrics
-from translator.registry import ModelEntry, Registry
-from translator.shared_cache import SharedCache
+from translator.service.batcher import MicroBatcher
+from translator.service.cache import PhraseCache
+from translator.engine.engine import TranslationOptions, translate_texts
+from translator.service.metrics import Metrics
+from translator.engine.registry import ModelEntry, Registry
+from translator.service.shared_cache import SharedCache
 
 
 class TranslationService:
@@ -120,7 +120,7 @@ class TranslationService:
     ) -> list[str]:
         """Translate with the model through the pair's micro-batcher. No cache.
 
-        A ``partial`` request may raise ``Superseded`` or ``Shed`` (see translator.batcher).
+        A ``partial`` request may raise ``Superseded`` or ``Shed`` (see translator.service.batcher).
         """
         batcher = self._batchers.get((source, target))
         if batcher is None:

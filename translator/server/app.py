@@ -15,19 +15,19 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from translator import rest
-from translator.auth import ApiKeys
-from translator.config import ServerConfig
-from translator.engine import TranslationOptions
-from translator.registry import Registry
-from translator.service import TranslationService
-from translator.session_relay import SessionRelay
-from translator.sessions import SessionHub
-from translator.shared_cache import SharedCache
-from translator.ws import stream_endpoint
+from translator.server import rest
+from translator.server.auth import ApiKeys
+from translator.server.settings import ServerConfig
+from translator.engine.engine import TranslationOptions
+from translator.engine.registry import Registry
+from translator.service.service import TranslationService
+from translator.service.session_relay import SessionRelay
+from translator.service.sessions import SessionHub
+from translator.service.shared_cache import SharedCache
+from translator.server.stream import stream_endpoint
 
 log = logging.getLogger("translator")
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
 async def _warm(service: TranslationService, path: Path) -> None:

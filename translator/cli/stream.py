@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO
 
-from translator.engine import translate_texts
+from translator.engine.engine import translate_texts
 from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.streaming import StreamState
 from translator.subtitles import Cue, srt_cue, vtt_cue, vtt_header
@@ -135,7 +135,7 @@ async def _lines_safe(loop: asyncio.AbstractEventLoop, output: Output) -> Any:
 
 
 async def run_local(args: argparse.Namespace, output: Output) -> int:
-    from translator.cli import _engine
+    from translator.cli.main import _engine
 
     engine = _engine(args)
     state = StreamState()

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from translator.registry import UnknownPairError
-from translator.service import TranslationService
+from translator.engine.registry import UnknownPairError
+from translator.service.service import TranslationService
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",

@@ -8,8 +8,8 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 
-from translator.engine import Engine
-from translator.evaluate import multi30k_test, read_lines
+from translator.engine.engine import Engine
+from translator.engine.evaluate import multi30k_test, read_lines
 
 BUILTIN_SENTENCES = [
     "A man is riding a bicycle down the street.",
@@ -50,7 +50,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_engine_bench(args: argparse.Namespace) -> int:
-    from translator.cli import _engine
+    from translator.cli.main import _engine
 
     if args.src_file:
         sentences = [s for s in read_lines(args.src_file) if s.strip()]

@@ -9,8 +9,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from translator.session_relay import SessionRelay
-    from translator.shared_cache import SharedCache
+    from translator.service.session_relay import SessionRelay
+    from translator.service.shared_cache import SharedCache
 
 
 def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:

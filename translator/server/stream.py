@@ -12,12 +12,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from translator.auth import key_from_protocols
-from translator.batcher import Shed, Superseded
+from translator.server.auth import key_from_protocols
+from translator.service.batcher import Shed, Superseded
 from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message, parse_client_message
-from translator.registry import UnknownPairError
-from translator.service import TranslationService
-from translator.sessions import SessionHub
+from translator.engine.registry import UnknownPairError
+from translator.service.service import TranslationService
+from translator.service.sessions import SessionHub
 from translator.streaming import FinalJob, PartialJob, StreamState
 
 log = logging.getLogger("translator.ws")

@@ -11,10 +11,10 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from translator.app import create_app
-from translator.auth import RedactKeys
-from translator.config import ServerConfig
-from translator.ws import drain_streams
+from translator.server.app import create_app
+from translator.server.auth import RedactKeys
+from translator.server.settings import ServerConfig
+from translator.server.stream import drain_streams
 
 log = logging.getLogger("translator")
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import sacrebleu
 
-from translator.bench_stability import erased
+from translator.cli.bench_stability import erased
 from translator.client import RestClient, StreamClient
-from translator.evaluate import multi30k_test, read_lines
+from translator.engine.evaluate import multi30k_test, read_lines
 
 BUILTIN = [
     ("Good morning, everyone.", "Guten Morgen zusammen."),
@@ -265,7 +265,7 @@ def run_baseline(
     import ctranslate2
     import sentencepiece as spm
 
-    from translator.metadata import ModelMetadata
+    from translator.engine.metadata import ModelMetadata
 
     meta = ModelMetadata.load(model_dir)
     sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
@@ -390,7 +390,7 @@ def run_bench(args: argparse.Namespace) -> int:
             print_table(rows[-1:])
 
     if args.baseline:
-        from translator.registry import Registry, default_models_dir
+        from translator.engine.registry import Registry, default_models_dir
 
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]

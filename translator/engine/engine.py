@@ -10,7 +10,7 @@ from pathlib import Path
 import ctranslate2
 import sentencepiece as spm
 
-from translator.metadata import ModelMetadata
+from translator.engine.metadata import ModelMetadata
 from translator.segment import split_sentences
 
 DEVICES = ("auto", "cpu", "cuda")

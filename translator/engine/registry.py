@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from translator.engine import Engine, TranslationOptions
-from translator.metadata import MetadataError, ModelMetadata
+from translator.engine.engine import Engine, TranslationOptions
+from translator.engine.metadata import MetadataError, ModelMetadata
 
 MODEL_FILE = "model.bin"
 _WHOLE_FILE_BYTES = 4 * 1024 * 1024
@@ -22,7 +22,7 @@ def default_models_dir() -> Path:
     env = os.environ.get("TRANSLATOR_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "models"
+    return Path(__file__).resolve().parents[2] / "models"
 
 
 class UnknownPairError(LookupError):
