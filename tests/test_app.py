@@ -14,9 +14,10 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from translator.server.app import create_app
 from translator.client import StreamClient
+from translator.server.app import create_app
 from translator.server.settings import ServerConfig
+from translator.server.state import app_state
 
 from .conftest import MODELS, Server
 from .test_rest import metric
@@ -31,7 +32,7 @@ def in_process_server(**config: object) -> Iterator[tuple[Starlette, uvicorn.Ser
     thread.start()
     try:
         deadline = time.monotonic() + 60
-        while not (uv.started and getattr(app.state, "service", None) and app.state.service.ready):
+        while not (uv.started and (service := app_state(app).service) is not None and service.ready):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         yield app, uv, uv.servers[0].sockets[0].getsockname()[1]
@@ -137,7 +138,7 @@ def test_readiness_and_new_streams_while_draining() -> None:
     # The app in-process under a real uvicorn, so the drain can be started without a signal.
 
     with in_process_server() as (app, uv, port):
-        asyncio.run_coroutine_threadsafe(drain_streams(app), uv.servers[0].get_loop()).result(30)
+        asyncio.run_coroutine_threadsafe(drain_streams(app_state(app)), uv.servers[0].get_loop()).result(30)
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
             raise AssertionError("readyz should be 503 while draining")
@@ -166,7 +167,7 @@ def test_model_error_mid_batch_reaches_only_the_affected_streams() -> None:
     from translator.engine.engine import Engine
 
     with in_process_server(batch_wait_ms=0) as (app, _, port):
-        engine: Engine = app.state.service.registry.engine("en", "de")
+        engine: Engine = app_state(app).started().registry.engine("en", "de")
         real = engine.translate
 
         def failing(texts, **kwargs):  # type: ignore[no-untyped-def]

@@ -10,8 +10,8 @@ from functools import partial
 
 import pytest
 
-from translator.service.batcher import MicroBatcher, Shed, Superseded
 from translator.engine.engine import Engine, translate_texts
+from translator.service.batcher import MicroBatcher, Shed, Superseded
 
 
 class Recorder:

@@ -23,6 +23,8 @@ import sacrebleu
 from translator.cli.bench_stability import erased
 from translator.client import RestClient, StreamClient
 from translator.engine.evaluate import multi30k_test, read_lines
+from translator.engine.metadata import ModelMetadata
+from translator.engine.registry import Registry, default_models_dir
 
 BUILTIN = [
     ("Good morning, everyone.", "Guten Morgen zusammen."),
@@ -265,8 +267,6 @@ def run_baseline(
     import ctranslate2
     import sentencepiece as spm
 
-    from translator.engine.metadata import ModelMetadata
-
     meta = ModelMetadata.load(model_dir)
     sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
     tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
@@ -390,8 +390,6 @@ def run_bench(args: argparse.Namespace) -> int:
             print_table(rows[-1:])
 
     if args.baseline:
-        from translator.engine.registry import Registry, default_models_dir
-
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
         for batch in (int(b) for b in args.baseline_batches.split(",")):

@@ -8,6 +8,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 
+from translator.cli.common import engine_from_args
 from translator.engine.engine import Engine
 from translator.engine.evaluate import multi30k_test, read_lines
 
@@ -50,7 +51,6 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_engine_bench(args: argparse.Namespace) -> int:
-    from translator.cli.main import _engine
 
     if args.src_file:
         sentences = [s for s in read_lines(args.src_file) if s.strip()]
@@ -64,7 +64,7 @@ def run_engine_bench(args: argparse.Namespace) -> int:
             setting = argparse.Namespace(
                 **{**vars(args), "compute_type": compute_type, "inter_threads": inter, "intra_threads": intra}
             )
-            engine: Engine = _engine(setting)
+            engine: Engine = engine_from_args(setting)
             engine.translate(sentences[:8], source=args.source, target=args.target)  # warm-up
             for batch_size in (int(b) for b in args.batch_sizes.split(",")):
                 options = replace(engine.options, max_batch_size=batch_size)

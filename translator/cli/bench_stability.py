@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass
 
 import sacrebleu
 
+from translator.cli.common import engine_from_args, test_files
 from translator.engine.engine import Engine, translate_texts
+from translator.engine.evaluate import read_lines
 from translator.streaming import FinalJob, PartialJob, StreamState
 
 
@@ -116,14 +118,12 @@ def measure(engine: Engine, sentences: list[str], refs: list[str], source: str, 
 
 
 def run_stability_bench(args: argparse.Namespace) -> int:
-    from translator.cli.main import _engine, _test_files
-    from translator.engine.evaluate import read_lines
 
-    src_path, ref_path = _test_files(args)
+    src_path, ref_path = test_files(args)
     sentences, refs = read_lines(src_path), read_lines(ref_path)
     if args.limit:
         sentences, refs = sentences[: args.limit], refs[: args.limit]
-    result = measure(_engine(args), sentences, refs, args.source, args.target)
+    result = measure(engine_from_args(args), sentences, refs, args.source, args.target)
     if args.json:
         print(json.dumps(asdict(result), indent=2))
     else:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO
 
+from translator.cli.common import engine_from_args
+from translator.client import StreamClient, StreamError
 from translator.engine.engine import translate_texts
 from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.streaming import StreamState
@@ -135,9 +137,7 @@ async def _lines_safe(loop: asyncio.AbstractEventLoop, output: Output) -> Any:
 
 
 async def run_local(args: argparse.Namespace, output: Output) -> int:
-    from translator.cli.main import _engine
-
-    engine = _engine(args)
+    engine = engine_from_args(args)
     state = StreamState()
     timeline = _Timeline()
     loop = asyncio.get_running_loop()
@@ -172,7 +172,6 @@ async def run_local(args: argparse.Namespace, output: Output) -> int:
 
 
 async def run_remote(args: argparse.Namespace, output: Output) -> int:
-    from translator.client import StreamClient, StreamError
 
     try:
         client = await StreamClient.connect(

@@ -13,18 +13,17 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket
 
-from translator.server import rest
-from translator.server.auth import ApiKeys
-from translator.server.settings import ServerConfig
 from translator.engine.engine import TranslationOptions
 from translator.engine.registry import Registry
+from translator.server import ops, rest
+from translator.server.auth import ApiKeys
+from translator.server.settings import ServerConfig
+from translator.server.state import AppState
+from translator.server.stream import stream_endpoint
 from translator.service.service import TranslationService
 from translator.service.session_relay import SessionRelay
-from translator.service.sessions import SessionHub
 from translator.service.shared_cache import SharedCache
-from translator.server.stream import stream_endpoint
 
 log = logging.getLogger("translator")
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -38,20 +37,9 @@ async def _warm(service: TranslationService, path: Path) -> None:
         log.error("cannot warm the phrase cache from %s: %s", path, exc)
 
 
-async def _echo(ws: WebSocket) -> None:
-    await ws.accept()
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        if message.get("text") is not None:
-            await ws.send_text(message["text"])
-        elif message.get("bytes") is not None:
-            await ws.send_bytes(message["bytes"])
-
-
 def create_app(config: ServerConfig | None = None) -> Starlette:
     config = config or ServerConfig.from_env()
+    state = AppState(config, ApiKeys.load(config.api_keys_file, config.api_keys, config.key_rate))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -90,25 +78,25 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             # Sessions across replicas: a speaker's viewers may be connected to any replica.
             relay = SessionRelay(
                 config.redis_url,
-                app.state.sessions,
+                state.sessions,
                 timeout=config.redis_timeout_ms / 1000,
                 retry_after=max(config.redis_retry_seconds, 0.1),
             )
             relay.start()
-            app.state.sessions.relay = relay
+            state.sessions.relay = relay
             service.metrics.add_session_relay(relay)
         warm_task = None
         if config.warm_cache is not None:
             warm_task = asyncio.create_task(_warm(service, config.warm_cache))
         log.info("serving %s from %s", ", ".join(f"{s}->{t}" for s, t in registry.pairs()), registry.root)
-        app.state.service = service
+        state.service = service
         try:
             yield
         finally:
             if warm_task is not None:
                 warm_task.cancel()
             if relay is not None:
-                app.state.sessions.relay = None
+                state.sessions.relay = None
                 await relay.close()
             await service.close()
 
@@ -129,21 +117,18 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         ]
     if config.echo:
         # A plain echo endpoint on the same server stack, for WebSocket conformance suites (Autobahn).
-        static.insert(0, WebSocketRoute("/v1/echo", _echo))
+        static.insert(0, WebSocketRoute("/v1/echo", ops.echo))
     app = Starlette(
         routes=[
             WebSocketRoute("/v1/stream", stream_endpoint),
             Route("/translate", rest.translate, methods=["POST"]),
             Route("/languages", rest.languages, methods=["GET"]),
-            Route("/healthz", rest.healthz, methods=["GET"]),
-            Route("/readyz", rest.readyz, methods=["GET"]),
-            Route("/metrics", rest.metrics, methods=["GET"]),
+            Route("/healthz", ops.healthz, methods=["GET"]),
+            Route("/readyz", ops.readyz, methods=["GET"]),
+            Route("/metrics", ops.metrics, methods=["GET"]),
             *static,
         ],
         lifespan=lifespan,
     )
-    app.state.config = config
-    app.state.sessions = SessionHub()
-    app.state.connections = set()
-    app.state.api_keys = ApiKeys.load(config.api_keys_file, config.api_keys, config.key_rate)
+    app.state.translator = state
     return app

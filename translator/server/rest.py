@@ -1,4 +1,4 @@
-"""LibreTranslate-compatible REST endpoints, plus health, readiness and metrics."""
+"""LibreTranslate-compatible REST endpoints: ``/translate`` and ``/languages``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
-from translator.engine.registry import UnknownPairError
-from translator.service.service import TranslationService
+from translator.engine import UnknownPairError
+from translator.server.state import app_state
 
 LANGUAGE_NAMES = {
     "ar": "Arabic", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
@@ -60,11 +60,11 @@ async def _fields(request: Request, max_bytes: int) -> dict[str, Any]:
 
 
 async def translate(request: Request) -> Response:
-    service: TranslationService = request.app.state.service
-    config = request.app.state.config
+    state = app_state(request.app)
+    service, config = state.started(), state.config
     try:
         data = await _fields(request, max_bytes=config.max_text_chars * 4 + 65536)
-        keys = request.app.state.api_keys
+        keys = state.api_keys
         key = str(data.get("api_key") or "")
         if not keys.valid(key):
             raise BadRequest("Invalid API key", 403)
@@ -106,7 +106,7 @@ async def translate(request: Request) -> Response:
 
 
 async def languages(request: Request) -> Response:
-    service: TranslationService = request.app.state.service
+    service = app_state(request.app).started()
     targets: dict[str, list[str]] = {}
     for source, target in service.pairs():
         targets.setdefault(source, []).append(target)
@@ -115,25 +115,3 @@ async def languages(request: Request) -> Response:
         for code in sorted({lang for pair in service.pairs() for lang in pair})
     ]
     return JSONResponse(body)
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
-async def readyz(request: Request) -> Response:
-    service: TranslationService = request.app.state.service
-    if service.draining:
-        return JSONResponse({"status": "draining"}, status_code=503)
-    if service.ready:
-        body: dict[str, object] = {"status": "ready", "pairs": [f"{s}-{t}" for s, t in service.pairs()]}
-        if service.shared_cache is not None:
-            # Informational: the service is ready with or without its shared cache.
-            body["shared_cache"] = "up" if service.shared_cache.up else "down"
-        return JSONResponse(body)
-    return JSONResponse({"status": "not ready"}, status_code=503)
-
-
-async def metrics(request: Request) -> Response:
-    service: TranslationService = request.app.state.service
-    return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from translator.server.app import create_app
 from translator.server.auth import RedactKeys
 from translator.server.settings import ServerConfig
+from translator.server.state import app_state
 from translator.server.stream import drain_streams
 
 log = logging.getLogger("translator")
@@ -36,7 +37,7 @@ class DrainingServer(uvicorn.Server):
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._drain_task is not None or self._loop is None or not hasattr(self.app.state, "service"):
+        if self._drain_task is not None or self._loop is None or app_state(self.app).service is None:
             if sig == signal.SIGINT:
                 self.force_exit = self.should_exit
             self.should_exit = True
@@ -46,7 +47,7 @@ class DrainingServer(uvicorn.Server):
 
     async def _drain(self) -> None:
         try:
-            await asyncio.wait_for(drain_streams(self.app), self.grace)
+            await asyncio.wait_for(drain_streams(app_state(self.app)), self.grace)
         except TimeoutError:
             log.warning("drain grace period of %.0f s over; closing the remaining streams", self.grace)
         finally:

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from translator.engine.engine import TranslationOptions, translate_texts
+from translator.engine.registry import ModelEntry, Registry
 from translator.service.batcher import MicroBatcher
 from translator.service.cache import PhraseCache
-from translator.engine.engine import TranslationOptions, translate_texts
 from translator.service.metrics import Metrics
-from translator.engine.registry import ModelEntry, Registry
 from translator.service.shared_cache import SharedCache
 
 
