@@ -3,8 +3,7 @@
 from translator.engine.engine import Engine, Translation, TranslationOptions
 from translator.engine.metadata import ModelMetadata
 from translator.engine.registry import Registry, UnknownPairError
-
-__version__ = "0.1.0"
+from translator.version import __version__
 
 __all__ = [
     "Engine",

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from translator import __version__
 from translator.cli.bench import add_arguments as add_bench_arguments
 from translator.cli.bench import parse_urls, run_bench
 from translator.cli.bench_engine import run_engine_bench
@@ -29,6 +28,7 @@ from translator.cli.stream import FORMATS, run_stream
 from translator.engine.convert import QUANTIZATIONS, ConversionError, convert
 from translator.engine.evaluate import evaluate, read_lines
 from translator.engine.registry import Registry, default_models_dir
+from translator.version import __version__
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
