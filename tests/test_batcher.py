@@ -10,7 +10,7 @@ from functools import partial
 
 import pytest
 
-from translator.engine.engine import Engine, translate_texts
+from translator.engine.engine import Engine, texts_only
 from translator.service.batcher import MicroBatcher, Shed, Superseded
 
 
@@ -165,7 +165,7 @@ def test_invalid_settings(executor: ThreadPoolExecutor) -> None:
 
 
 async def test_real_engine_gives_the_same_results_batched(en_de: Engine, executor: ThreadPoolExecutor) -> None:
-    batcher = MicroBatcher(partial(translate_texts, en_de, "en", "de"), executor, max_wait_ms=20)
+    batcher = MicroBatcher(partial(texts_only, en_de, "en", "de"), executor, max_wait_ms=20)
     sentences = ["A man is riding a bicycle.", "Two dogs play.", "A woman reads a book."]
     batched = await asyncio.gather(*(batcher.submit([s]) for s in sentences))
     assert [b[0] for b in batched] == [t.text for t in en_de.translate(sentences)]

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from translator.cli.bench import BUILTIN, percentiles, run_rest, run_streams
+from translator.cli.bench import BUILTIN, run_rest, run_streams
+from translator.cli.common import percentiles
 
 from .conftest import MODELS, Server
 

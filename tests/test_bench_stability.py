@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from translator.cli.bench_stability import erased, measure, simulate
+from translator.cli.bench_stability import measure, simulate
 from translator.engine.engine import Engine
+from translator.text import erased
 
 SENTENCES = [
     "A man is riding a bicycle down the street.",

@@ -134,7 +134,7 @@ def test_float32_conversion(tiny_hf: Path, tmp_path: Path) -> None:
     assert meta.quantization == "float32"
     engine = Engine(tmp_path / "f32", device="cpu", compute_type="float32")
     assert engine.compute_type == "float32"
-    assert isinstance(engine.translate_text("A man."), str)
+    assert isinstance(engine.translate(["A man."])[0].text, str)
 
 
 def test_refuses_to_overwrite_without_force(tiny_hf: Path, tmp_path: Path) -> None:

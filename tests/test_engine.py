@@ -7,10 +7,8 @@ import math
 import pytest
 import sacrebleu
 
+from translator.engine.corpus import SHARED_DATA, multi30k_test, read_lines
 from translator.engine.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device
-from translator.engine.evaluate import multi30k_test, read_lines
-
-from .conftest import SHARED_DATA
 
 SENTENCES = [
     "A man is riding a bicycle.",

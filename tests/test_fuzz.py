@@ -9,9 +9,10 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from translator.protocol import ProtocolError, parse_client_message
+from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.segment import cut_complete, split_sentences
-from translator.streaming import StreamState, keep_prefix
+from translator.streaming import StreamState
+from translator.text import keep_prefix
 
 from .test_streaming import check_guarantees, fake_translate
 
@@ -57,24 +58,24 @@ def test_random_interleavings_keep_the_guarantees(ops: list[tuple[str, str]]) ->
         for job in state.take_finals():
             expected_sources.append(job.source)
             text = fake_translate(job.source, job.prefix)
-            messages.append(StreamState.final_message(job, text, cached=False, latency_ms=0.0))
-        job = state.partial_job()
+            messages.append(StreamState.final_result(job, text).to_dict())
+        job = state.next_partial()
         if job is not None:
             message = state.partial_result(job, fake_translate(job.source, job.prefix))
             if message is not None:
-                messages.append(message)
+                messages.append(message.to_dict())
 
     for op, text in ops:
         clean = parse_client_message(json.dumps({"type": "append", "text": text})).text
         if op == "append":
-            state.append(clean)
+            state.apply(ClientMessage("append", clean))
         elif op == "replace":
-            state.replace(clean)
+            state.apply(ClientMessage("replace", clean))
         elif op == "commit":
-            state.commit()
+            state.apply(ClientMessage("commit"))
         else:
             work()
-    state.commit()
+    state.apply(ClientMessage("commit"))
     work()
     assert state.open_text == ""
     check_guarantees(messages, expected_sources)

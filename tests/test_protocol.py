@@ -1,6 +1,19 @@
+import json
+
 import pytest
 
-from translator.protocol import ClientMessage, ProtocolError, error_message, parse_client_message
+from translator.protocol import (
+    ClientMessage,
+    Error,
+    Final,
+    Partial,
+    Pong,
+    ProtocolError,
+    Ready,
+    ViewerReady,
+    encode,
+    parse_client_message,
+)
 
 
 def test_valid_messages() -> None:
@@ -39,4 +52,40 @@ def test_lone_surrogates_become_replacement_characters() -> None:
 
 
 def test_error_message_shape() -> None:
-    assert error_message("x", "y", segment=3) == {"type": "error", "code": "x", "message": "y", "segment": 3}
+    assert Error("x", "y", segment=3).to_dict() == {"type": "error", "code": "x", "message": "y", "segment": 3}
+    assert Error("x", "y").to_dict() == {"type": "error", "code": "x", "message": "y"}
+
+
+def test_client_messages_round_trip() -> None:
+    for message in (ClientMessage("append", "a "), ClientMessage("replace", ""), ClientMessage("commit")):
+        assert parse_client_message(json.dumps(message.to_dict())) == message
+    assert ClientMessage("commit").to_dict() == {"type": "commit"}
+
+
+def test_server_messages_are_todays_json() -> None:
+    """Keys, their order and the optional fields are the wire format: these strings are what clients get."""
+    ready = Ready("en", "de", "en-de", max_text_chars=10000, partials=True, max_messages_per_second=1000)
+    assert ready.to_json() == (
+        '{"type": "ready", "source": "en", "target": "de", "model": "en-de", "protocol": 1, '
+        '"max_text_chars": 10000, "partials": true, "max_messages_per_second": 1000}'
+    )
+    with_session = Ready("en", "de", "en-de", 10, False, 5, session="talk")
+    assert list(with_session.to_dict())[-1] == "session" and with_session.to_dict()["session"] == "talk"
+    assert ViewerReady("talk").to_json() == '{"type": "ready", "role": "viewer", "session": "talk", "protocol": 1}'
+    assert Pong().to_json() == '{"type": "pong"}'
+    assert Partial(0, "A man", "Ein", " Mann").to_json() == (
+        '{"type": "partial", "segment": 0, "source": "A man", "stable": "Ein", "unstable": " Mann"}'
+    )
+    assert Final(1, "Two.", "Zwei.", False, 7.349).to_json() == (
+        '{"type": "final", "segment": 1, "source": "Two.", "text": "Zwei.", "cached": false, "latency_ms": 7.3}'
+    )
+    assert Final(1, "Two.", "", False, 1.0, failed=True).to_dict()["failed"] is True
+    assert "failed" not in Final(1, "Two.", "Zwei.", True, 1.0).to_dict()
+    assert Error("translation_failed", "no", segment=2).to_json() == (
+        '{"type": "error", "code": "translation_failed", "message": "no", "segment": 2}'
+    )
+
+
+def test_encode_keeps_non_ascii_text() -> None:
+    assert encode(Partial(0, "Straße", "Straße", "")) == Partial(0, "Straße", "Straße", "").to_json()
+    assert "ß" in encode({"type": "final", "text": "Straße"})

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import random
 
-from translator.streaming import FinalJob, PartialJob, StreamState, keep_prefix
+from translator.protocol import ClientMessage, Final, Partial
+from translator.streaming import FinalJob, PartialJob, StreamState, translate_pending
+from translator.text import keep_prefix
 
 
 def fake_translate(source: str, prefix: str) -> str:
@@ -19,17 +21,13 @@ def fake_translate(source: str, prefix: str) -> str:
     return keep_prefix(prefix, " ".join(words))
 
 
+def fake_batch(sources: list[str], prefixes: list[str | None]) -> list[str]:
+    return [fake_translate(source, prefix or "") for source, prefix in zip(sources, prefixes, strict=True)]
+
+
 def drive(state: StreamState, messages: list[dict[str, object]]) -> None:
-    """Translate everything the state asks for, as a server's worker does."""
-    for job in state.take_finals():
-        messages.append(
-            StreamState.final_message(job, fake_translate(job.source, job.prefix), cached=False, latency_ms=0.0)
-        )
-    job = state.partial_job()
-    if job is not None:
-        message = state.partial_result(job, fake_translate(job.source, job.prefix))
-        if message is not None:
-            messages.append(message)
+    """Translate everything the state asks for, as a server's worker does; the messages in their wire form."""
+    messages.extend(message.to_dict() for message in translate_pending(state, fake_batch))
 
 
 def fields(job: PartialJob | None) -> tuple[int, str, str] | None:
@@ -76,35 +74,35 @@ def test_commit_finalizes_all_open_text() -> None:
 def test_word_being_typed_is_held_back_from_partials() -> None:
     state = StreamState()
     state.append("A man is rid")
-    assert fields(state.partial_job()) == (0, "A man is", "")
+    assert fields(state.next_partial()) == (0, "A man is", "")
     state.append("i")
-    assert state.partial_job() is None  # nothing new to translate
+    assert state.next_partial() is None  # nothing new to translate
     state.append("ng ")
-    assert fields(state.partial_job()) == (0, "A man is riding", "")
+    assert fields(state.next_partial()) == (0, "A man is riding", "")
 
 
 def test_replace_uses_the_whole_hypothesis() -> None:
     state = StreamState()
     state.replace("hello how are")
-    assert fields(state.partial_job()) == (0, "hello how are", "")
+    assert fields(state.next_partial()) == (0, "hello how are", "")
     state.replace("hello how are you. I am")
     assert state.take_finals() == [FinalJob(0, "hello how are you.", "", 0.0)]
-    assert fields(state.partial_job()) == (1, "I am", "")
+    assert fields(state.next_partial()) == (1, "I am", "")
 
 
 def test_local_agreement_grows_the_stable_prefix() -> None:
     state = StreamState()
     state.append("a b c ")
-    job = state.partial_job()
+    job = state.next_partial()
     assert job is not None
     first = state.partial_result(job, "A B C")
-    assert first is not None and first["stable"] == "" and first["unstable"] == "A B C"
+    assert first is not None and first.stable == "" and first.unstable == "A B C"
     state.append("d ")
-    job = state.partial_job()
+    job = state.next_partial()
     assert job is not None
     second = state.partial_result(job, "A B X D")
     # "A B" agree and are followed by another word in both translations.
-    assert second is not None and second["stable"] == "A B" and second["unstable"] == " X D"
+    assert second is not None and second.stable == "A B" and second.unstable == " X D"
     state.commit()
     final = state.take_finals()[0]
     assert final.prefix == "A B"
@@ -113,7 +111,7 @@ def test_local_agreement_grows_the_stable_prefix() -> None:
 def test_late_partial_for_a_finished_segment_is_dropped() -> None:
     state = StreamState()
     state.append("One two ")
-    job = state.partial_job()
+    job = state.next_partial()
     assert job is not None
     state.append("three. Four")
     assert [f.segment for f in state.take_finals()] == [0]
@@ -123,12 +121,58 @@ def test_late_partial_for_a_finished_segment_is_dropped() -> None:
 def test_older_partial_results_never_replace_newer_ones() -> None:
     state = StreamState()
     state.append("a b ")
-    old = state.partial_job()
+    old = state.next_partial()
     state.append("c ")
-    new = state.partial_job()
+    new = state.next_partial()
     assert old is not None and new is not None and new.version > old.version
     assert state.partial_result(new, "A B C") is not None
     assert state.partial_result(old, "A B") is None
+
+
+def test_apply_dispatches_client_messages() -> None:
+    state = StreamState()
+    state.apply(ClientMessage("append", "One. Two"), now=1.0)
+    state.apply(ClientMessage("ping"), now=2.0)  # the connection's business: no change
+    assert state.open_text == "Two" and state.next_segment == 1
+    state.apply(ClientMessage("replace", "Three four"), now=3.0)
+    state.apply(ClientMessage("commit"), now=4.0)
+    assert state.take_finals() == [FinalJob(0, "One.", "", 1.0), FinalJob(1, "Three four", "", 4.0)]
+
+
+def test_has_work_says_what_is_due() -> None:
+    state = StreamState()
+    assert not state.has_work(partials=True)
+    state.append("a b ")
+    assert state.has_work(partials=True) and not state.has_work(partials=False)
+    assert state.next_partial() is not None
+    assert not state.has_work(partials=True)  # handed out: nothing new
+    state.append("sees the cat. The dog ")
+    assert state.has_work(partials=False)
+    assert [job.segment for job in state.take_finals()] == [0]
+    assert state.has_work(partials=True) and not state.has_work(partials=False)
+
+
+def test_results_are_protocol_messages() -> None:
+    state = StreamState()
+    state.append("a b ")
+    job = state.next_partial()
+    assert job is not None
+    assert state.partial_result(job, "A B") == Partial(0, "a b", "", "A B")
+    final = StreamState.final_result(FinalJob(0, "a b", "A", 0.0), "X B", cached=True, latency_ms=12.34)
+    assert final == Final(0, "a b", "A B", True, 12.34)
+    assert final.to_dict()["latency_ms"] == 12.3
+    failed = StreamState.final_result(FinalJob(1, "c", "C", 0.0), "C", failed=True)
+    assert failed.to_dict()["failed"] is True
+
+
+def test_translate_pending_sends_finals_before_the_partial() -> None:
+    state = StreamState()
+    state.append("One two. Three ", now=1.0)
+    messages = list(translate_pending(state, fake_batch, clock=lambda: 1.5))
+    assert messages == [Final(0, "One two.", "ONE TWO.?", False, 500.0), Partial(1, "Three", "", "THREE?")]
+    state.append("four ")
+    assert list(translate_pending(state, fake_batch, partials=False)) == []
+    assert not state.has_work(partials=False)
 
 
 def test_keep_prefix_safety_net() -> None:

@@ -1,4 +1,4 @@
-from translator.subtitles import Cue, timestamp, to_srt, to_vtt
+from translator.subtitles import Cue, srt_cue, timestamp, vtt_cue, vtt_header
 
 
 def test_timestamps() -> None:
@@ -10,13 +10,15 @@ def test_timestamps() -> None:
 
 def test_vtt_and_srt() -> None:
     cues = [Cue(0.5, 2.0, "Ein Mann fährt Fahrrad."), Cue(2.5, 4.25, "Zwei Hunde\n\nspielen --> im Schnee.")]
-    assert to_vtt(cues) == (
+    # What `translator stream --format vtt|srt` writes: the header once, then one cue per final.
+    assert vtt_header() + "".join(vtt_cue(c) for c in cues) == (
         "WEBVTT\n\n"
         "00:00:00.500 --> 00:00:02.000\nEin Mann fährt Fahrrad.\n\n"
         "00:00:02.500 --> 00:00:04.250\nZwei Hunde\nspielen → im Schnee.\n\n"
     )
-    assert to_srt(cues).startswith("1\n00:00:00,500 --> 00:00:02,000\nEin Mann fährt Fahrrad.\n\n2\n00:00:02,500")
+    srt = "".join(srt_cue(i, c) for i, c in enumerate(cues, start=1))
+    assert srt.startswith("1\n00:00:00,500 --> 00:00:02,000\nEin Mann fährt Fahrrad.\n\n2\n00:00:02,500")
 
 
 def test_empty_text_keeps_the_cue_well_formed() -> None:
-    assert to_srt([Cue(0, 1, "")]) == "1\n00:00:00,000 --> 00:00:01,000\n \n\n"
+    assert srt_cue(1, Cue(0, 1, "")) == "1\n00:00:00,000 --> 00:00:01,000\n \n\n"

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
+
+from translator.ratelimit import TokenBucket
 
 
 class StreamError(RuntimeError):
@@ -34,10 +35,8 @@ class StreamClient:
     def __init__(self, ws: ClientConnection, ready: dict[str, Any]) -> None:
         self.ws = ws
         self.ready = ready
-        # Stay under the server's advertised message rate (a token bucket like the server's).
-        self._rate = float(ready.get("max_messages_per_second") or 0)
-        self._tokens = self._rate
-        self._refilled = time.monotonic()
+        # Stay under the server's advertised message rate (the server's own token bucket).
+        self._pace = TokenBucket(max(0.0, float(ready.get("max_messages_per_second") or 0)))
 
     @classmethod
     async def connect(
@@ -60,14 +59,8 @@ class StreamClient:
         await self.close()
 
     async def send(self, message: dict[str, Any]) -> None:
-        if self._rate:
-            now = time.monotonic()
-            self._tokens = min(self._rate, self._tokens + (now - self._refilled) * self._rate)
-            self._refilled = now
-            if self._tokens < 1:
-                await asyncio.sleep((1 - self._tokens) / self._rate)
-                self._tokens, self._refilled = 1.0, time.monotonic()
-            self._tokens -= 1
+        while not self._pace.take():
+            await asyncio.sleep(self._pace.wait_time())
         await self.ws.send(json.dumps(message, ensure_ascii=False))
 
     async def append(self, text: str) -> None:
@@ -142,7 +135,8 @@ class RestClient:
         status, data = await self.request("POST", "/translate", {"q": q, "source": source, "target": target})
         if status != 200:
             raise RuntimeError(f"HTTP {status}: {data.get('error') if isinstance(data, dict) else data}")
-        return data["translatedText"]
+        translated: str | list[str] = data["translatedText"]
+        return translated
 
     async def close(self) -> None:
         if self._writer is not None:

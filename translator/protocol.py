@@ -1,11 +1,18 @@
-"""The WebSocket protocol's client messages: parsing and validation, no I/O."""
+"""The WebSocket protocol, both directions, typed; no I/O.
+
+Client → server: ``parse_client_message`` turns a text frame into a ``ClientMessage`` (or raises
+``ProtocolError``). Server → client: one frozen dataclass per message (``Ready``, ``ViewerReady``, ``Pong``,
+``Partial``, ``Final``, ``Error``); ``to_dict()`` gives the message's JSON object (keys in wire order) and
+``to_json()`` its text frame. This module is where the server's JSON is produced (``encode``).
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 
 PROTOCOL_VERSION = 1
 MESSAGE_TYPES = ("append", "replace", "commit", "ping")
@@ -23,6 +30,12 @@ class ProtocolError(ValueError):
 class ClientMessage:
     type: Literal["append", "replace", "commit", "ping"]
     text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as a client sends it (``text`` only where the type has one)."""
+        if self.type in ("append", "replace"):
+            return {"type": self.type, "text": self.text}
+        return {"type": self.type}
 
 
 def parse_client_message(raw: str) -> ClientMessage:
@@ -53,5 +66,143 @@ def _clean(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def error_message(code: str, message: str, **extra: object) -> dict[str, object]:
-    return {"type": "error", "code": code, "message": message, **extra}
+# Server → client ---------------------------------------------------------------------------------
+
+
+def encode(message: ServerMessage | Mapping[str, Any]) -> str:
+    """A server message (or a message dict relayed from a session) as its JSON text frame."""
+    data = message if isinstance(message, Mapping) else message.to_dict()
+    return json.dumps(data, ensure_ascii=False)
+
+
+class _Message:
+    """What every server message has: its ``type`` and its two wire forms."""
+
+    type: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> str:
+        return encode(self.to_dict())
+
+
+@dataclass(frozen=True)
+class Ready(_Message):
+    """The first message of a stream: what it translates and under which limits."""
+
+    type: ClassVar[Literal["ready"]] = "ready"
+    source: str
+    target: str
+    model: str
+    max_text_chars: int
+    partials: bool
+    max_messages_per_second: int
+    session: str | None = None
+    protocol: int = PROTOCOL_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "source": self.source,
+            "target": self.target,
+            "model": self.model,
+            "protocol": self.protocol,
+            "max_text_chars": self.max_text_chars,
+            "partials": self.partials,
+            "max_messages_per_second": self.max_messages_per_second,
+        }
+        if self.session:
+            data["session"] = self.session
+        return data
+
+
+@dataclass(frozen=True)
+class ViewerReady(_Message):
+    """The first message to a session viewer."""
+
+    type: ClassVar[Literal["ready"]] = "ready"
+    session: str
+    protocol: int = PROTOCOL_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "role": "viewer", "session": self.session, "protocol": self.protocol}
+
+
+@dataclass(frozen=True)
+class Pong(_Message):
+    type: ClassVar[Literal["pong"]] = "pong"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type}
+
+
+@dataclass(frozen=True)
+class Partial(_Message):
+    """The current translation of open segment ``segment``: ``stable + unstable``."""
+
+    type: ClassVar[Literal["partial"]] = "partial"
+    segment: int
+    source: str
+    stable: str
+    unstable: str
+
+    @property
+    def text(self) -> str:
+        """What a client displays."""
+        return self.stable + self.unstable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "segment": self.segment,
+            "source": self.source,
+            "stable": self.stable,
+            "unstable": self.unstable,
+        }
+
+
+@dataclass(frozen=True)
+class Final(_Message):
+    """The one final translation of segment ``segment``; ``failed``: the model failed, ``text`` is the
+    stable text already shown."""
+
+    type: ClassVar[Literal["final"]] = "final"
+    segment: int
+    source: str
+    text: str
+    cached: bool
+    latency_ms: float
+    failed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "segment": self.segment,
+            "source": self.source,
+            "text": self.text,
+            "cached": self.cached,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+        if self.failed:
+            data["failed"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Error(_Message):
+    """Bad input, a failed sentence (``segment`` set), or the reason for a server-side close."""
+
+    type: ClassVar[Literal["error"]] = "error"
+    code: str
+    message: str
+    segment: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
+        if self.segment is not None:
+            data["segment"] = self.segment
+        return data
+
+
+ServerMessage: TypeAlias = Ready | ViewerReady | Pong | Partial | Final | Error

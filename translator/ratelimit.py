@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    """``rate`` tokens per second, holding at most ``burst`` (default: one second's worth); starts full.
+    """``rate`` tokens per second, holding at most ``burst`` (default: one second's worth, and at least one
+    token, so that a rate under one per second still lets a message through now and then); starts full.
 
     ``rate`` 0 means unlimited: every ``take`` succeeds and ``wait_time`` is 0.
     """
@@ -16,7 +17,7 @@ class TokenBucket:
         if rate < 0:
             raise ValueError("the rate must not be negative")
         self.rate = rate
-        self.burst = rate if burst is None else burst
+        self.burst = max(rate, 1.0) if burst is None else burst
         self._clock = clock
         self._tokens = self.burst
         self._at = clock()

@@ -1,12 +1,26 @@
 """The streaming state of one connection: pure logic, no model, no I/O.
 
-Text arrives with ``append``, ``replace`` and ``commit``. The state cuts it into sentences
-(segments, numbered from 0), decides which need a final translation and which open segment needs a
-partial one, and turns translations into protocol messages while keeping the guarantees:
+Client messages arrive through ``StreamState.apply`` (``append``, ``replace``, ``commit``). The state cuts
+the text into sentences (segments, numbered from 0), says what has to be translated next, and turns
+translations into protocol messages (``Partial``, ``Final``) while keeping the guarantees:
 
 - every segment gets exactly one final, and finals are produced in segment order;
 - no partial for a segment after its final was requested;
 - within a segment, ``stable`` only grows: each stable text is a prefix of the next and of the final.
+
+Driving it (the server's connection, ``translator stream``, ``translator models stability``, the tests)::
+
+    state.apply(message, now)
+    while state.has_work(partials):
+        for job in state.take_finals():          # in segment order, each handed out once
+            send(state.final_result(job, translate(job.source, job.prefix), ...))
+        job = state.next_partial() if partials else None
+        if job is not None:                      # the result may come back later, or never
+            partial = state.partial_result(job, translate(job.source, job.prefix))
+            if partial is not None:
+                send(partial)
+
+``translate_pending`` is that loop for callers that translate synchronously.
 
 Stability policy (local agreement with a forced prefix): the open segment is re-translated each
 time its source grows, with the current stable text forced as the start of the translation
@@ -17,9 +31,15 @@ too, which is what makes the guarantee hold; what that costs in quality is measu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from translator.protocol import ClientMessage, Final, Partial
 from translator.segment import cut_complete, split_sentences
+from translator.text import common_prefix_words, keep_prefix, normalize_spaces
+
+# Sources and the prefixes their translations must start with (None: no prefix) -> translations.
+Translate = Callable[[list[str], list[str | None]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -54,9 +74,6 @@ class _OpenSegment:
 class StreamState:
     """What one client has sent, and what has to be translated next."""
 
-    # When True, the word being typed at the end of appended text is left out of partial
-    # translations until a space or punctuation shows that it is complete.
-    hold_back_last_word: bool = True
     next_segment: int = 0
     open_text: str = ""
     _open: _OpenSegment = field(default_factory=_OpenSegment)
@@ -65,6 +82,16 @@ class StreamState:
     _versions: int = 0
 
     # Input -----------------------------------------------------------------------------------
+
+    def apply(self, message: ClientMessage, now: float = 0.0) -> None:
+        """Apply a client message; ``now`` (the caller's clock) is when it arrived. A ``ping`` changes
+        nothing (answering it is the connection's business)."""
+        if message.type == "append":
+            self.append(message.text, now)
+        elif message.type == "replace":
+            self.replace(message.text, now)
+        elif message.type == "commit":
+            self.commit(now)
 
     def append(self, text: str, now: float = 0.0) -> None:
         self.open_text += text
@@ -93,35 +120,41 @@ class StreamState:
 
     @property
     def open_source(self) -> str:
-        """The source of the open segment as a partial translation should see it."""
+        """The source of the open segment as a partial translation should see it: the word being typed
+        at the end of appended text is left out until a space or punctuation shows it is complete."""
         text = self.open_text
-        if self.hold_back_last_word and not self._last_was_replace and text[-1:].isalnum():
+        if not self._last_was_replace and text[-1:].isalnum():
             text = text[: len(text) - len(text.split()[-1])]
-        return " ".join(text.split())
+        return normalize_spaces(text)
+
+    def _partial_source(self) -> str | None:
+        """The open segment's source if it changed since the last partial job, else None."""
+        source = self.open_source
+        if not source or source == self._open.requested_source:
+            return None
+        return source
+
+    def has_work(self, partials: bool = True) -> bool:
+        """Whether finals are waiting to be taken, or (with ``partials``) a new partial job is due."""
+        return bool(self._finals) or (partials and self._partial_source() is not None)
 
     def take_finals(self) -> list[FinalJob]:
         """The finals to translate now, in segment order. Each is handed out once."""
         finals, self._finals = self._finals, []
         return finals
 
-    def take_finals_pending(self) -> bool:
-        """Whether finals are waiting to be taken."""
-        return bool(self._finals)
-
-    def partial_job(self, peek: bool = False) -> PartialJob | None:
-        """A partial translation of the open segment, if its source changed since the last one."""
-        source = self.open_source
-        if not source or source == self._open.requested_source:
+    def next_partial(self) -> PartialJob | None:
+        """A partial translation job for the open segment, if its source changed since the last one."""
+        source = self._partial_source()
+        if source is None:
             return None
-        if peek:
-            return PartialJob(self.next_segment, source, self._open.stable, self._versions)
         self._open.requested_source = source
         self._versions += 1
         return PartialJob(self.next_segment, source, self._open.stable, self._versions)
 
     # Results ---------------------------------------------------------------------------------
 
-    def partial_result(self, job: PartialJob, translation: str) -> dict[str, object] | None:
+    def partial_result(self, job: PartialJob, translation: str) -> Partial | None:
         """The partial message for a translation of ``job``; None if its segment is finished or a
         newer partial was already shown."""
         segment = self._open
@@ -134,45 +167,44 @@ class StreamState:
             if len(agreed) > len(segment.stable) and agreed.startswith(segment.stable) and text.startswith(agreed):
                 segment.stable = agreed
         segment.previous = text
-        return {
-            "type": "partial",
-            "segment": job.segment,
-            "source": job.source,
-            "stable": segment.stable,
-            "unstable": text[len(segment.stable) :],
-        }
+        return Partial(job.segment, job.source, segment.stable, text[len(segment.stable) :])
 
     @staticmethod
-    def final_message(job: FinalJob, translation: str, *, cached: bool, latency_ms: float) -> dict[str, object]:
-        return {
-            "type": "final",
-            "segment": job.segment,
-            "source": job.source,
-            "text": keep_prefix(job.prefix, translation),
-            "cached": cached,
-            "latency_ms": round(latency_ms, 1),
-        }
+    def final_result(
+        job: FinalJob, translation: str, *, cached: bool = False, latency_ms: float = 0.0, failed: bool = False
+    ) -> Final:
+        """The final message for a translation of ``job`` (made to start with the stable text shown).
+        ``failed``: the model failed on the sentence, and ``translation`` is what stays (the prefix)."""
+        return Final(job.segment, job.source, keep_prefix(job.prefix, translation), cached, latency_ms, failed)
 
 
-def keep_prefix(prefix: str, text: str) -> str:
-    """``text``, made to start with ``prefix``.
-
-    A translation forced to start with ``prefix`` already does; this is the safety net that keeps
-    the stability guarantee if a tokenizer does not reproduce the prefix exactly: the words that
-    differ are replaced by the prefix.
-    """
-    if text.startswith(prefix):
-        return text
-    prefix_words = len(prefix.split())
-    rest = text.split()[prefix_words:]
-    return " ".join([prefix, *rest]) if rest else prefix
+def translate_pending(
+    state: StreamState,
+    translate: Translate,
+    *,
+    partials: bool = True,
+    clock: Callable[[], float] | None = None,
+) -> Iterator[Partial | Final]:
+    """Translate what ``state`` has to translate now, synchronously: the waiting finals as one batch,
+    then the open segment's partial (if one is due). Yields the messages in the order to send them;
+    each translation is done when the iteration reaches it. ``clock`` (the clock of ``apply``'s ``now``)
+    measures the finals' latency; without it, latency is 0."""
+    finals = state.take_finals()
+    if finals:
+        texts = translate([job.source for job in finals], [job.prefix or None for job in finals])
+        for job, text in zip(finals, texts, strict=True):
+            latency = (clock() - job.received_at) * 1000 if clock is not None else 0.0
+            yield state.final_result(job, text, latency_ms=latency)
+    partial = state.next_partial() if partials else None
+    if partial is not None:
+        [text] = translate([partial.source], [partial.prefix or None])
+        message = state.partial_result(partial, text)
+        if message is not None:
+            yield message
 
 
 def _agreed_words(previous: str, current: str) -> str:
     """The words two translations share from the start, each followed by another word in both."""
     a, b = previous.split(), current.split()
-    n = 0
-    limit = min(len(a), len(b)) - 1
-    while n < limit and a[n] == b[n]:
-        n += 1
-    return " ".join(b[:n])
+    n = min(common_prefix_words(previous, current), min(len(a), len(b)) - 1)
+    return " ".join(b[: max(n, 0)])

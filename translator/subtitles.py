@@ -35,11 +35,3 @@ def vtt_cue(cue: Cue) -> str:
 
 def srt_cue(index: int, cue: Cue) -> str:
     return f"{index}\n{timestamp(cue.start, ',')} --> {timestamp(cue.end, ',')}\n{_clean(cue.text)}\n\n"
-
-
-def to_vtt(cues: list[Cue]) -> str:
-    return vtt_header() + "".join(vtt_cue(c) for c in cues)
-
-
-def to_srt(cues: list[Cue]) -> str:
-    return "".join(srt_cue(i, c) for i, c in enumerate(cues, start=1))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import sacrebleu
 
+from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, TranslationOptions
-from translator.engine.evaluate import read_lines
 
 DEFAULT_WORK = Path.home() / ".cache" / "translator" / "train"
 MODELS = Path(__file__).resolve().parents[1]

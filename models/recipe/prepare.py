@@ -21,7 +21,6 @@ same split serves both directions.
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import random
@@ -29,7 +28,9 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from translator.engine.corpus import MULTI30K_TEST, SHARED_DATA, multi30k, read_lines, read_pairs
+
+DEFAULT_DATA = SHARED_DATA
 DEFAULT_WORK = Path.home() / ".cache" / "translator" / "train"
 LANGS = ("en", "de")
 
@@ -46,12 +47,6 @@ def bucket(text: str) -> str:
     if value < 25:
         return "test"
     return "train"
-
-
-def read_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        return [line.rstrip("\n") for line in handle]
 
 
 def write_lines(path: Path, lines: list[str]) -> None:
@@ -106,19 +101,13 @@ def read_general(data: Path) -> dict[str, list[tuple[str, str]]]:
     """The general-domain training pairs split by origin (human / mt), and the dev/test sets."""
     general = data / "general"
     meta = [line.split("\t") for line in read_lines(general / "train.meta.gz")]
-    pairs = zip(read_lines(general / "train.en.gz"), read_lines(general / "train.de.gz"), strict=True)
+    pairs = read_pairs(general / "train.en.gz", general / "train.de.gz")
     out: dict[str, list[tuple[str, str]]] = {"human": [], "mt": []}
     for (en, de), fields in zip(pairs, meta, strict=True):
         out[fields[1]].append((en, de))
-    out["newstest2020.en-de"] = list(
-        zip(read_lines(general / "dev.en.gz"), read_lines(general / "dev.de.gz"), strict=True)
-    )
-    out["newstest2020.de-en"] = list(
-        zip(read_lines(general / "dev_deen.en.gz"), read_lines(general / "dev_deen.de.gz"), strict=True)
-    )
-    out["bcontrast-test"] = list(
-        zip(read_lines(general / "test_bcontrast.en.gz"), read_lines(general / "test_bcontrast.de.gz"), strict=True)
-    )
+    out["newstest2020.en-de"] = read_pairs(general / "dev.en.gz", general / "dev.de.gz")
+    out["newstest2020.de-en"] = read_pairs(general / "dev_deen.en.gz", general / "dev_deen.de.gz")
+    out["bcontrast-test"] = read_pairs(general / "test_bcontrast.en.gz", general / "test_bcontrast.de.gz")
     return out
 
 
@@ -142,14 +131,8 @@ def main() -> None:
 
     tatoeba = split_tatoeba(args.data / "tatoeba" / "deu-eng.tsv")
     m30k = {
-        split: list(
-            zip(
-                read_lines(args.data / "multi30k" / f"{name}.en.gz"),
-                read_lines(args.data / "multi30k" / f"{name}.de.gz"),
-                strict=True,
-            )
-        )
-        for split, name in (("train", "train"), ("dev", "val"), ("test", "test_2016_flickr"))
+        split: read_pairs(multi30k(name, "en", args.data), multi30k(name, "de", args.data))
+        for split, name in (("train", "train"), ("dev", "val"), ("test", MULTI30K_TEST))
     }
 
     rng = random.Random(1234)

@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from translator.engine.convert import convert
+from translator.engine.corpus import multi30k_test, read_lines
 from translator.engine.engine import Engine, TranslationOptions
-from translator.engine.evaluate import evaluate, multi30k_test, read_lines
+from translator.engine.evaluate import evaluate
 
 RECIPE = Path(__file__).resolve().parent
 MODELS = RECIPE.parent

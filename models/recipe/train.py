@@ -120,8 +120,20 @@ def lr_at(step: int, args: argparse.Namespace) -> float:
     return args.lr * min(step / args.warmup, math.sqrt(args.warmup / step))
 
 
+def progress(state: dict[str, float], args: argparse.Namespace, started: float, start_step: int) -> str:
+    """``step N/M (p %), ETA`` from this run's pace, bounded by --max-steps and --max-minutes."""
+    done = state["step"] - start_step
+    elapsed = time.time() - started
+    total = args.max_steps
+    left_steps = (total - state["step"]) * elapsed / done if done else float("inf")
+    left = min(left_steps, args.max_minutes * 60 - elapsed) if args.max_minutes else left_steps
+    eta = "?" if left == float("inf") else time.strftime("%H:%M:%S", time.gmtime(max(left, 0)))
+    return f"step {state['step']}/{total} ({100 * state['step'] / total:.1f} %) ETA {eta}"
+
+
 def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     work: Path = args.work
     run: Path = args.run
     run.mkdir(parents=True, exist_ok=True)
@@ -135,17 +147,17 @@ def train(args: argparse.Namespace) -> None:
 
     torch.manual_seed(args.seed)
     config = model_config(len(vocab), args)
-    model = MarianMTModel(config)
+    model = MarianMTModel(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-9)
     state = {"step": 0, "epoch": 0, "batch_index": 0, "seconds": 0.0}
     ckpt_path = run / "checkpoint.pt"
     if not ckpt_path.exists() and args.init is not None:
         # Continue from saved weights (a state dict) with a fresh optimizer.
-        model.load_state_dict({k: v.float() for k, v in torch.load(args.init, map_location="cpu").items()})
+        model.load_state_dict({k: v.float() for k, v in torch.load(args.init, map_location=device).items()})
         state["step"] = args.init_step
         print(f"initialized from {args.init} at step {state['step']}", flush=True)
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         state = ckpt["state"]
@@ -165,26 +177,31 @@ def train(args: argparse.Namespace) -> None:
         tmp.replace(ckpt_path)
         # Keep a few weight-only snapshots for checkpoint averaging.
         snap = run / f"weights-{state['step']:07d}.pt"
-        torch.save(model.state_dict(), snap)
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, snap)
         for old in sorted(run.glob("weights-*.pt"))[: -args.keep]:
             old.unlink()
 
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=pad, label_smoothing=args.label_smoothing, reduction="sum")
     model.train()
+    started, start_step = time.time(), state["step"]
+    out_of_time = False
     last_save = time.time()
     report_tokens, report_loss, report_start = 0, 0.0, time.time()
-    while state["step"] < args.max_steps and not stop["now"]:
+    while state["step"] < args.max_steps and not stop["now"] and not out_of_time:
         batches = make_batches(src, tgt, args.max_tokens, args.seed + state["epoch"])
         while state["batch_index"] < len(batches) and not stop["now"]:
+            if args.max_minutes and time.time() - started > args.max_minutes * 60:
+                out_of_time = True
+                break
             idx = batches[state["batch_index"]]
             state["batch_index"] += 1
             t0 = time.time()
-            input_ids = collate([src[i] for i in idx], pad)
-            labels = collate([tgt[i] for i in idx], pad)
-            decoder_input = torch.cat([torch.full((labels.shape[0], 1), pad), labels[:, :-1]], dim=1)
+            input_ids = collate([src[i] for i in idx], pad).to(device)
+            labels = collate([tgt[i] for i in idx], pad).to(device)
+            decoder_input = torch.cat([torch.full((labels.shape[0], 1), pad, device=device), labels[:, :-1]], dim=1)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(state["step"] + 1, args)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
                 out = model(
                     input_ids=input_ids,
                     attention_mask=input_ids.ne(pad),
@@ -205,7 +222,7 @@ def train(args: argparse.Namespace) -> None:
             if state["step"] % args.report_every == 0:
                 elapsed = time.time() - report_start
                 print(
-                    f"step {state['step']} epoch {state['epoch']} "
+                    f"{progress(state, args, started, start_step)} epoch {state['epoch']} "
                     f"loss/tok {report_loss / report_tokens:.3f} lr {lr_at(state['step'], args):.2e} "
                     f"tgt-tok/s {report_tokens / elapsed:.0f}",
                     flush=True,
@@ -217,7 +234,7 @@ def train(args: argparse.Namespace) -> None:
             if state["step"] >= args.max_steps:
                 break
         else:
-            if not stop["now"]:
+            if not stop["now"] and not out_of_time:
                 state["epoch"] += 1
                 state["batch_index"] = 0
     save()
@@ -237,6 +254,12 @@ def export(args: argparse.Namespace) -> None:
         weights = torch.load(snap, map_location="cpu", weights_only=True)
         for key, value in weights.items():
             avg[key] = avg.get(key, 0) + value.float() / len(snaps)
+    # The architecture the run was trained with (its args.json), so that export needs no size flags.
+    saved = args.run / "args.json"
+    if saved.exists():
+        trained = json.loads(saved.read_text())
+        for name in ("d_model", "ffn", "heads", "encoder_layers", "decoder_layers"):
+            setattr(args, name, int(trained[name]))
     model = MarianMTModel(model_config(len(vocab), args))
     model.load_state_dict(avg)
     zero_start_embedding(model, len(vocab) - 1)
@@ -283,7 +306,11 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=128)
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CPUs with AVX512-BF16/AMX)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for a GPU (then --bf16 uses its bfloat16)")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (and save) after this long; 0: no limit")
+    parser.add_argument(
+        "--bf16", action="store_true", help="bfloat16 autocast (GPUs; CPUs with AVX512-BF16/AMX only, else slow)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report-every", type=int, default=50)
     parser.add_argument("--checkpoint-minutes", type=float, default=10.0)

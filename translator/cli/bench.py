@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,12 @@ from typing import Any
 
 import sacrebleu
 
-from translator.cli.bench_stability import erased
+from translator.cli.common import percentiles
 from translator.client import RestClient, StreamClient
-from translator.engine.evaluate import multi30k_test, read_lines
+from translator.engine.corpus import multi30k_test_pairs, read_lines
 from translator.engine.metadata import ModelMetadata
 from translator.engine.registry import Registry, default_models_dir
+from translator.text import erased
 
 BUILTIN = [
     ("Good morning, everyone.", "Guten Morgen zusammen."),
@@ -36,22 +36,6 @@ BUILTIN = [
     ("Thank you very much for coming.", "Vielen Dank, dass Sie gekommen sind."),
     ("Children are playing in the park near the river.", "Kinder spielen im Park am Fluss."),
 ]
-
-
-def percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p90": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "p90": pick(0.9),
-        "p99": pick(0.99),
-        "max": round(ordered[-1], 1),
-    }
 
 
 @dataclass
@@ -294,9 +278,9 @@ def load_corpus(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         sources = [s for s in read_lines(args.file)]
         refs: list[str | None] = list(read_lines(args.refs)) if args.refs else [None] * len(sources)
         return [(s, r) for s, r in zip(sources, refs, strict=True) if s.strip()]
-    src, ref = multi30k_test(args.source, args.target)
-    if src.exists() and ref.exists():
-        return list(zip(read_lines(src), read_lines(ref), strict=True))
+    pairs = multi30k_test_pairs(args.source, args.target)
+    if pairs is not None:
+        return list(pairs)
     if (args.source, args.target) == ("en", "de"):
         return [(s, r) for s, r in BUILTIN]
     if (args.source, args.target) == ("de", "en"):

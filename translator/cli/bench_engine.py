@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 
-from translator.cli.common import engine_from_args
+from translator.cli.common import engine_from_args, percentiles
+from translator.engine.corpus import multi30k_test_pairs, read_lines
 from translator.engine.engine import Engine
-from translator.engine.evaluate import multi30k_test, read_lines
 
 BUILTIN_SENTENCES = [
     "A man is riding a bicycle down the street.",
@@ -45,18 +44,13 @@ def _parse_threads(spec: str) -> list[tuple[int, int]]:
     return settings
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def run_engine_bench(args: argparse.Namespace) -> int:
 
     if args.src_file:
         sentences = [s for s in read_lines(args.src_file) if s.strip()]
     else:
-        path, _ = multi30k_test(args.source, args.target)
-        sentences = read_lines(path) if path.exists() else BUILTIN_SENTENCES * 25
+        pairs = multi30k_test_pairs(args.source, args.target)
+        sentences = [s for s, _ in pairs] if pairs else BUILTIN_SENTENCES * 25
     sentences = sentences[: args.sentences]
     rows: list[BenchRow] = []
     for compute_type in args.compute_types.split(","):
@@ -78,7 +72,8 @@ def run_engine_bench(args: argparse.Namespace) -> int:
                         t0 = time.perf_counter()
                         engine.translate([sentence], source=args.source, target=args.target)
                         latencies.append((time.perf_counter() - t0) * 1000)
-                    p50, p90 = round(statistics.median(latencies), 2), round(_percentile(latencies, 0.9), 2)
+                    latency = percentiles(latencies, digits=2)
+                    p50, p90 = latency["p50"], latency["p90"]
                 rows.append(
                     BenchRow(engine.compute_type, inter, intra, batch_size, len(sentences), round(rate, 1), p50, p90)
                 )

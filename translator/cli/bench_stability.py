@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass
 import sacrebleu
 
 from translator.cli.common import engine_from_args, test_files
-from translator.engine.engine import Engine, translate_texts
+from translator.engine.engine import Engine, texts_only
 from translator.engine.evaluate import read_lines
+from translator.protocol import ClientMessage
 from translator.streaming import FinalJob, PartialJob, StreamState
+from translator.text import erased
 
 
 @dataclass(frozen=True)
@@ -37,15 +39,6 @@ class StabilityResult:
     seconds: float
 
 
-def erased(previous: str, current: str) -> int:
-    """Words of ``previous`` that are not kept at the start of ``current``."""
-    a, b = previous.split(), current.split()
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return len(a) - n
-
-
 def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> tuple[list[str], dict[str, float]]:
     """Stream every sentence word by word (all sentences side by side, so each step is one batch)."""
     states = [StreamState() for _ in sentences]
@@ -55,7 +48,7 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
     partials = 0
 
     def translate(jobs: Sequence[tuple[int, PartialJob | FinalJob]]) -> list[str]:
-        return translate_texts(engine, source, target, [j.source for _, j in jobs], [j.prefix or None for _, j in jobs])
+        return texts_only(engine, source, target, [j.source for _, j in jobs], [j.prefix or None for _, j in jobs])
 
     def run_partials(jobs: list[tuple[int, PartialJob]]) -> None:
         nonlocal erasure, partials
@@ -64,7 +57,7 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
             if message is None:
                 continue
             partials += 1
-            text = str(message["stable"]) + str(message["unstable"])
+            text = message.text
             erasure += erased(shown.get((i, job.segment), ""), text)
             shown[(i, job.segment)] = text
 
@@ -75,7 +68,7 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
         nonlocal erasure, stable_words
         jobs = [(i, job) for i, state in enumerate(states) for job in state.take_finals()]
         for (i, job), result in zip(jobs, translate(jobs), strict=True):
-            text = str(StreamState.final_message(job, result, cached=False, latency_ms=0)["text"])
+            text = StreamState.final_result(job, result).text
             erasure += erased(shown.get((i, job.segment), ""), text)
             stable_words += len(job.prefix.split())
             finals[i].append(text)
@@ -83,11 +76,11 @@ def simulate(engine: Engine, sentences: list[str], source: str, target: str) -> 
     for step in range(max(len(w) for w in words)):
         for i, state in enumerate(states):
             if step < len(words[i]):
-                state.append(words[i][step] + " ")
+                state.apply(ClientMessage("append", words[i][step] + " "))
         run_finals()
-        run_partials([(i, job) for i, state in enumerate(states) if (job := state.partial_job()) is not None])
+        run_partials([(i, job) for i, state in enumerate(states) if (job := state.next_partial()) is not None])
     for state in states:
-        state.commit()
+        state.apply(ClientMessage("commit"))
     run_finals()
     streamed = [" ".join(parts) for parts in finals]
     total_words = max(1, sum(len(s.split()) for s in streamed))

@@ -1,17 +1,19 @@
-"""Helpers every ``translator`` command shares: engine flags, loading an engine, errors, line I/O."""
+"""Helpers every ``translator`` command shares: engine flags, loading an engine, errors, line I/O, test
+sets, latency percentiles."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import statistics
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from translator.engine import DEVICES, Engine, Registry, TranslationOptions, UnknownPairError
-from translator.engine.evaluate import multi30k_test
+from translator.engine.corpus import multi30k_test
 from translator.engine.registry import default_models_dir
+from translator.server.settings import env_value
 
 EXIT_USAGE = 2
 EXIT_INPUT = 1
@@ -21,10 +23,6 @@ class CLIError(Exception):
     def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
         super().__init__(message)
         self.code = code
-
-
-def env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"TRANSLATOR_{name}", default)
 
 
 def add_engine_args(parser: argparse.ArgumentParser, *, languages: bool = True) -> None:
@@ -38,14 +36,14 @@ def add_engine_args(parser: argparse.ArgumentParser, *, languages: bool = True) 
         help="directory searched for models (env TRANSLATOR_MODELS; default: the shipped models/)",
     )
     parser.add_argument("--model", type=Path, default=None, help="use this model directory instead of searching")
-    parser.add_argument("--device", choices=DEVICES, default=env("DEVICE", "auto"))
+    parser.add_argument("--device", choices=DEVICES, default=env_value("DEVICE") or "auto")
     parser.add_argument(
         "--compute-type",
-        default=env("COMPUTE_TYPE"),
+        default=env_value("COMPUTE_TYPE"),
         help="CTranslate2 compute type (default: int8 on CPU, int8_float16 on CUDA)",
     )
-    parser.add_argument("--inter-threads", type=int, default=int(env("INTER_THREADS", "1") or 1))
-    parser.add_argument("--intra-threads", type=int, default=int(env("INTRA_THREADS", "1") or 1))
+    parser.add_argument("--inter-threads", type=int, default=int(env_value("INTER_THREADS") or 1))
+    parser.add_argument("--intra-threads", type=int, default=int(env_value("INTRA_THREADS") or 1))
     parser.add_argument("--beam-size", type=int, default=TranslationOptions.beam_size)
 
 
@@ -112,3 +110,21 @@ def test_files(args: argparse.Namespace) -> tuple[Path, Path]:
             EXIT_USAGE,
         )
     return src_path, ref_path
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value below which a share ``q`` of ``values`` lies (nearest rank; ``values`` not empty)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def percentiles(values: list[float], digits: int = 1) -> dict[str, float | None]:
+    """p50 (the median), p90, p99 and max of ``values``, rounded; all None for no values."""
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    return {
+        "p50": round(statistics.median(values), digits),
+        "p90": round(percentile(values, 0.9), digits),
+        "p99": round(percentile(values, 0.99), digits),
+        "max": round(max(values), digits),
+    }

@@ -144,9 +144,11 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
+    from translator.server.settings import ServerConfig, env_value
+
     url = args.url
     if url is None:
-        port = os.environ.get("TRANSLATOR_PORT") or "8000"
+        port = env_value("PORT") or str(ServerConfig.port)
         url = f"http://127.0.0.1:{port}"
     url = url.rstrip("/") + ("/healthz" if args.live else "/readyz")
     try:

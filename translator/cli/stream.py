@@ -13,15 +13,15 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, TextIO
 
 from translator.cli.common import engine_from_args
 from translator.client import StreamClient, StreamError
-from translator.engine.engine import translate_texts
-from translator.protocol import ClientMessage, ProtocolError, parse_client_message
-from translator.streaming import StreamState
+from translator.engine.engine import texts_only
+from translator.protocol import ClientMessage, Final, ProtocolError, encode, parse_client_message
+from translator.streaming import StreamState, translate_pending
 from translator.subtitles import Cue, srt_cue, vtt_cue, vtt_header
 
 FORMATS = ("text", "jsonl", "vtt", "srt")
@@ -62,15 +62,15 @@ class Output:
         self.stream.write(text)
         self.stream.flush()
 
-    def partial(self, message: dict[str, Any]) -> None:
+    def partial(self, message: Mapping[str, Any]) -> None:
         if self.fmt == "jsonl" and self.partials:
-            self._write(json.dumps(message, ensure_ascii=False) + "\n")
+            self._write(encode(message) + "\n")
 
-    def final(self, message: dict[str, Any], started: float) -> None:
+    def final(self, message: Mapping[str, Any], started: float) -> None:
         if self.fmt == "text":
             self._write(str(message["text"]) + "\n")
         elif self.fmt == "jsonl":
-            self._write(json.dumps(message, ensure_ascii=False) + "\n")
+            self._write(encode(message) + "\n")
         else:
             now = time.monotonic()
             cue = Cue(started - self.t0, now - self.t0 + self.hold, str(message["text"]))
@@ -91,23 +91,13 @@ class _Timeline:
     def apply(self, message: ClientMessage, now: float) -> None:
         if not self.mirror.open_text.strip() and message.type in ("append", "replace") and message.text.strip():
             self.started.setdefault(self.mirror.next_segment, now)
-        _apply(self.mirror, message)
+        self.mirror.apply(message, now)
         self.mirror.take_finals()
         if self.mirror.open_text.strip():
             self.started.setdefault(self.mirror.next_segment, now)
 
     def start_of(self, segment: int, default: float) -> float:
         return self.started.pop(segment, default)
-
-
-def _apply(state: StreamState, message: ClientMessage) -> None:
-    now = time.perf_counter()
-    if message.type == "append":
-        state.append(message.text, now)
-    elif message.type == "replace":
-        state.replace(message.text, now)
-    elif message.type == "commit":
-        state.commit(now)
 
 
 async def _read_input(on_message: Callable[[ClientMessage], Any], output: Output) -> None:
@@ -142,29 +132,20 @@ async def run_local(args: argparse.Namespace, output: Output) -> int:
     timeline = _Timeline()
     loop = asyncio.get_running_loop()
 
-    translate = partial(translate_texts, engine, args.source, args.target)
+    translate = partial(texts_only, engine, args.source, args.target)
 
-    async def flush() -> None:
-        finals = state.take_finals()
-        if finals:
-            texts = await loop.run_in_executor(
-                None, translate, [f.source for f in finals], [f.prefix or None for f in finals]
-            )
-            for job, text in zip(finals, texts, strict=True):
-                message = StreamState.final_message(
-                    job, text, cached=False, latency_ms=(time.perf_counter() - job.received_at) * 1000
-                )
-                output.final(message, timeline.start_of(job.segment, time.monotonic()))
-        if args.partials and (partial_job := state.partial_job()) is not None:
-            [text] = await loop.run_in_executor(None, translate, [partial_job.source], [partial_job.prefix or None])
-            partial = state.partial_result(partial_job, text)
-            if partial is not None:
-                output.partial(partial)
+    def flush() -> None:
+        # In a worker thread; on_message waits for it, so nothing else touches the state meanwhile.
+        for message in translate_pending(state, translate, partials=args.partials, clock=time.perf_counter):
+            if isinstance(message, Final):
+                output.final(message.to_dict(), timeline.start_of(message.segment, time.monotonic()))
+            else:
+                output.partial(message.to_dict())
 
     async def on_message(message: ClientMessage) -> None:
         timeline.apply(message, time.monotonic())
-        _apply(state, message)
-        await flush()
+        state.apply(message, time.perf_counter())
+        await loop.run_in_executor(None, flush)
 
     await _read_input(on_message, output)
     await on_message(ClientMessage("commit"))
@@ -203,9 +184,7 @@ async def run_remote(args: argparse.Namespace, output: Output) -> int:
 
     async def on_message(message: ClientMessage) -> None:
         timeline.apply(message, time.monotonic())
-        await client.send(
-            {"type": message.type, "text": message.text} if message.type != "commit" else {"type": "commit"}
-        )
+        await client.send(message.to_dict())
 
     read_task = asyncio.create_task(reader())
     try:

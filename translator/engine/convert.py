@@ -10,6 +10,7 @@ import re
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 from translator.engine.metadata import ModelMetadata
 
@@ -40,7 +41,7 @@ class StartEmbeddingWarning(UserWarning):
     """A Marian model whose decoder start (<pad>) embedding is not zero."""
 
 
-def _check_marian_start_embedding(src: str, config: dict) -> None:
+def _check_marian_start_embedding(src: str, config: dict[str, Any]) -> None:
     """Warn when the <pad> embedding is not zero: Transformers starts the Marian decoder from it, but
     CTranslate2 (like Marian itself) starts from a zero vector, so the converted model would decode
     differently from the original. Models trained with tied embeddings can drift there."""
@@ -66,19 +67,21 @@ def _check_marian_start_embedding(src: str, config: dict) -> None:
         )
 
 
-def _read_config(src: str) -> dict:
+def _read_config(src: str) -> dict[str, Any]:
     path = Path(src)
     if path.is_dir():
         config = path / "config.json"
         if not config.exists():
             raise ConversionError(f"{src} has no config.json: not a Hugging Face model directory")
-        return json.loads(config.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
+        return loaded
     try:
         from transformers import AutoConfig
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConversionError("converting needs the 'convert' extra: pip install 'translator[convert]'") from exc
     try:
-        return AutoConfig.from_pretrained(src).to_dict()
+        as_dict: dict[str, Any] = AutoConfig.from_pretrained(src).to_dict()
+        return as_dict
     except OSError as exc:
         raise ConversionError(f"cannot load {src!r}: not a local directory, and the hub is unreachable: {exc}") from exc
 
@@ -87,7 +90,8 @@ def _vocabulary(model_dir: Path) -> list[str]:
     for name in ("shared_vocabulary.json", "target_vocabulary.json"):
         path = model_dir / name
         if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
+            vocabulary: list[str] = json.loads(path.read_text(encoding="utf-8"))
+            return vocabulary
     for name in ("shared_vocabulary.txt", "target_vocabulary.txt"):
         path = model_dir / name
         if path.exists():

@@ -12,6 +12,7 @@ import sentencepiece as spm
 
 from translator.engine.metadata import ModelMetadata
 from translator.segment import split_sentences
+from translator.text import normalize_spaces
 
 DEVICES = ("auto", "cpu", "cuda")
 EOS = "</s>"
@@ -184,9 +185,6 @@ class Engine:
             translations.append(Translation(source=text, text=joined, score=score, units=len(parts)))
         return translations
 
-    def translate_text(self, text: str, **kwargs: object) -> str:
-        return self.translate([text], **kwargs)[0].text  # type: ignore[arg-type]
-
     def _units(
         self,
         texts: Sequence[str],
@@ -202,7 +200,7 @@ class Engine:
             prefix = prefixes[index] if prefixes is not None else None
             if not text.strip():
                 continue
-            sentences = [" ".join(text.split())] if prefix else split_sentences(text)
+            sentences = [normalize_spaces(text)] if prefix else split_sentences(text)
             for sentence in sentences:
                 for n, tokens in enumerate(self._source_tokens(sentence, source, target, limit)):
                     # A forced prefix applies to the first piece only; later pieces of a long
@@ -253,9 +251,8 @@ class Engine:
         return outputs
 
 
-def translate_texts(
-    engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]
-) -> list[str]:
-    """Just the translated texts (the shape the micro-batcher and the streaming loops call)."""
+def texts_only(engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]) -> list[str]:
+    """``engine.translate``, returning just the translated texts (the shape the micro-batcher and the
+    streaming loops call)."""
     results = engine.translate(texts, source=source, target=target, target_prefixes=prefixes)
     return [r.text for r in results]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import sacrebleu
 
+# read_lines is re-exported for the callers that still import it from here (translator.cli.main,
+# translator.cli.bench_stability); its home is translator.engine.corpus.
+from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, TranslationOptions
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+__all__ = ["EvalResult", "evaluate", "read_lines"]
 
 
 @dataclass(frozen=True)
@@ -22,20 +23,6 @@ class EvalResult:
     seconds: float
     sentences_per_second: float
     bleu_signature: str
-
-
-def read_lines(path: str | Path) -> list[str]:
-    path = Path(path)
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            return [line.rstrip("\r\n") for line in handle]
-    with open(path, encoding="utf-8") as handle:
-        return [line.rstrip("\r\n") for line in handle]
-
-
-def multi30k_test(source: str, target: str, data: Path = SHARED_DATA) -> tuple[Path, Path]:
-    base = data / "multi30k"
-    return base / f"test_2016_flickr.{source}.gz", base / f"test_2016_flickr.{target}.gz"
 
 
 def evaluate(
@@ -52,7 +39,7 @@ def evaluate(
     start = time.perf_counter()
     hyps = [t.text for t in engine.translate(sources, source=source, target=target, options=options)]
     seconds = time.perf_counter() - start
-    bleu = sacrebleu.metrics.BLEU()
+    bleu = sacrebleu.BLEU()
     score = bleu.corpus_score(hyps, [references])
     chrf = sacrebleu.corpus_chrf(hyps, [references])
     result = EvalResult(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import time
 from pathlib import Path
+
+from translator.ratelimit import KeyedBuckets
 
 KEY_PROTOCOL_PREFIX = "key."
 _QUERY_KEY = re.compile(r"([?&]api_key=)[^&\s\"]*")
@@ -17,18 +18,13 @@ class ApiKeys:
         self._keys = {k for k in keys if k}
         # Per-key budget of REST requests plus stream messages (token bucket; 0 = unlimited).
         self.per_second = per_second
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets = KeyedBuckets(per_second)
 
     def allow(self, key: str | None) -> bool:
         """Take one request or message from ``key``'s budget; False when it is spent."""
         if not self.per_second or not key:
             return True
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.per_second, now))
-        tokens = min(self.per_second, tokens + (now - last) * self.per_second)
-        allowed = tokens >= 1
-        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-        return allowed
+        return self._buckets.take(key)
 
     @classmethod
     def load(cls, file: Path | None, inline: tuple[str, ...] = (), per_second: float = 0.0) -> ApiKeys:

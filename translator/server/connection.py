@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections import deque
-from typing import Any
 
 from starlette.websockets import WebSocket
 
-from translator.protocol import ProtocolError, error_message, parse_client_message
+from translator.newest import NewestQueue
+from translator.protocol import Error, Final, Partial, Pong, ProtocolError, ServerMessage, parse_client_message
+from translator.ratelimit import TokenBucket
 from translator.server.state import AppState
 from translator.service.batcher import Shed, Superseded
 from translator.streaming import FinalJob, PartialJob, StreamState
@@ -53,39 +52,32 @@ class Connection:
         self.state = StreamState()
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
-        self.outbox: deque[dict[str, Any]] = deque()
+        self.outbox: NewestQueue[ServerMessage] = NewestQueue()
         self.outbox_ready = asyncio.Event()
         self.backlog_exceeded = False
         self.max_backlog = state.config.max_backlog
-        self.finals_lock = asyncio.Lock()
+        # Set while no final is in flight: every final cut so far has been queued for the client.
+        # Partials wait for it (finals of earlier segments go first), and so does drain.
+        self.finals_settled = asyncio.Event()
+        self.finals_settled.set()
         self.partial_tasks: set[asyncio.Task[None]] = set()
         self.metrics = self.service.metrics
         self.draining = False
         self.rate = max(1, state.config.max_messages_per_second)
-        self._tokens = float(self.rate)
-        self._refilled = time.monotonic()
+        self._bucket = TokenBucket(self.rate)
         self._refused = 0
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: ServerMessage) -> None:
         """Queue a message for the client; the sender task writes it.
 
         A slow reader never blocks translation: a waiting partial is replaced by a newer one of the same
         segment, finals and errors wait in order, and a client whose backlog passes ``max_backlog``
         messages is closed with 1008.
         """
-        if message["type"] == "partial":
-            for i in range(len(self.outbox) - 1, -1, -1):
-                waiting = self.outbox[i]
-                if waiting["type"] == "partial" and waiting["segment"] == message["segment"]:
-                    self.outbox[i] = message
-                    break
-            else:
-                self.outbox.append(message)
-        else:
-            self.outbox.append(message)
-        self.metrics.messages_sent.inc(1, str(message["type"]))
-        if self.session and message["type"] in ("partial", "final"):
-            self.hub.publish(self.session, message)
+        self.outbox.put(message, message.segment if isinstance(message, Partial) else None)
+        self.metrics.messages_sent.inc(1, message.type)
+        if self.session and isinstance(message, (Partial, Final)):
+            self.hub.publish(self.session, message.to_dict(), id(self))
         if len(self.outbox) > self.max_backlog:
             self.backlog_exceeded = True
         self.outbox_ready.set()
@@ -102,11 +94,10 @@ class Connection:
                 async with self.send_lock:
                     await self.ws.close(CLOSE_POLICY)
                 return
-            message = self.outbox[0]
+            message = self.outbox.peek()
             async with self.send_lock:
-                await self.ws.send_text(json.dumps(message, ensure_ascii=False))
-            if self.outbox and self.outbox[0] is message:
-                self.outbox.popleft()
+                await self.ws.send_text(message.to_json())
+            self.outbox.pop_sent(message)  # unless a newer partial replaced it meanwhile: that one is next
 
     async def close(self, code: int, flush_timeout: float = 5.0) -> None:
         """Close after what is queued has been sent (or after ``flush_timeout``)."""
@@ -117,17 +108,13 @@ class Connection:
         async with self.send_lock:
             await self.ws.close(code)
 
-    async def error(self, code: str, message: str, **extra: object) -> None:
+    async def error(self, code: str, message: str, *, segment: int | None = None) -> None:
         self.metrics.errors.inc(1, code)
-        await self.send(error_message(code, message, **extra))
+        await self.send(Error(code, message, segment))
 
     def _allow_message(self) -> bool:
         """Token bucket: ``rate`` messages per second, bursts of one second's worth."""
-        now = time.monotonic()
-        self._tokens = min(self.rate, self._tokens + (now - self._refilled) * self.rate)
-        self._refilled = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._bucket.take():
             self._refused = 0
             return True
         self._refused += 1
@@ -175,25 +162,26 @@ class Connection:
                 await self.error("draining", "the server is shutting down; this message was not accepted")
                 continue
             if parsed.type == "ping":
-                await self.send({"type": "pong"})
+                await self.send(Pong())
                 continue
-            if parsed.type == "append":
-                if len(self.state.open_text) + len(parsed.text) > self.max_chars:
-                    await self.error(
-                        "text_too_long",
-                        f"open text would exceed {self.max_chars} characters; "
-                        "this append was not accepted: commit, or send sentence ends",
-                    )
-                    continue
-                self.state.append(parsed.text, now)
-            elif parsed.type == "replace":
-                if len(parsed.text) > self.max_chars:
-                    await self.error("text_too_long", f"text exceeds {self.max_chars} characters; not accepted")
-                    continue
-                self.state.replace(parsed.text, now)
-            else:
-                self.state.commit(now)
-            self.wake.set()
+            if parsed.type == "append" and len(self.state.open_text) + len(parsed.text) > self.max_chars:
+                await self.error(
+                    "text_too_long",
+                    f"open text would exceed {self.max_chars} characters; "
+                    "this append was not accepted: commit, or send sentence ends",
+                )
+                continue
+            if parsed.type == "replace" and len(parsed.text) > self.max_chars:
+                await self.error("text_too_long", f"text exceeds {self.max_chars} characters; not accepted")
+                continue
+            self.state.apply(parsed, now)
+            self._changed()
+
+    def _changed(self) -> None:
+        """The state took input: wake the work loop; finals it cut are in flight until they are queued."""
+        if self.state.has_work(partials=False):
+            self.finals_settled.clear()
+        self.wake.set()
 
     async def work_loop(self) -> None:
         """Finals in order, one after the other; partials as tasks of their own, so that a newer partial
@@ -201,30 +189,32 @@ class Connection:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            finals = self.state.take_finals()
-            if finals:
-                async with self.finals_lock:
-                    await self._finals(finals)
-            job = self.state.partial_job() if self.partials else None
-            if job is not None:
-                task = asyncio.create_task(self._partial(job))
-                self.partial_tasks.add(task)
-                task.add_done_callback(self.partial_tasks.discard)
-            if self.state.take_finals_pending() or (self.partials and self.state.partial_job(peek=True)):
-                self.wake.set()
+            # Input that arrives while finals are translated is picked up by the next round.
+            while self.state.has_work(self.partials):
+                finals = self.state.take_finals()
+                if finals:
+                    try:
+                        await self._finals(finals)
+                    finally:
+                        if not self.state.has_work(partials=False):
+                            self.finals_settled.set()
+                job = self.state.next_partial() if self.partials else None
+                if job is not None:
+                    task = asyncio.create_task(self._partial(job))
+                    self.partial_tasks.add(task)
+                    task.add_done_callback(self.partial_tasks.discard)
 
     async def drain(self) -> None:
         """Finalize all open text, send those finals, then close with 1001 (server going away)."""
         self.draining = True
         self.state.commit(time.perf_counter())
-        self.wake.set()
-        while self.state.take_finals_pending() or self.finals_lock.locked():
-            await asyncio.sleep(0.01)
+        self._changed()
+        await self.finals_settled.wait()
         await self.close(CLOSE_GOING_AWAY, flush_timeout=3600)
 
     async def _partial(self, job: PartialJob) -> None:
         try:
-            [text] = await self.service.translate(
+            [text] = await self.service.translate_uncached(
                 self.source,
                 self.target,
                 [job.source],
@@ -237,11 +227,11 @@ class Connection:
         except Exception:  # a failed partial is not fatal: the final follows
             log.exception("partial translation failed")
             return
-        # Finals of earlier segments in flight go first.
-        async with self.finals_lock:
-            message = self.state.partial_result(job, text)
-            if message is not None:
-                await self.send(message)
+        # Finals of earlier segments in flight go first (a result for a segment they finish is dropped).
+        await self.finals_settled.wait()
+        message = self.state.partial_result(job, text)
+        if message is not None:
+            await self.send(message)
 
     async def _finals(self, jobs: list[FinalJob]) -> None:
         results = await asyncio.gather(
@@ -256,8 +246,7 @@ class Connection:
             else:
                 (text, cached), failed = result, False
             latency = time.perf_counter() - job.received_at
-            message = StreamState.final_message(job, text, cached=cached, latency_ms=latency * 1000)
-            if failed:
-                message["failed"] = True
-            await self.send(message)
+            await self.send(
+                StreamState.final_result(job, text, cached=cached, latency_ms=latency * 1000, failed=failed)
+            )
             self.metrics.final_latency.observe(latency)

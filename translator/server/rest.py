@@ -94,7 +94,7 @@ async def translate(request: Request) -> Response:
             service.model(source, target)
         except UnknownPairError as exc:
             raise BadRequest(str(exc)) from exc
-        translated = await service.translate_texts(source, target, texts)
+        translated = await service.translate_batch_cached(source, target, texts)
     except BadRequest as exc:
         service.metrics.rest_requests.inc(1, str(exc.status))
         return _error(str(exc), exc.status)

@@ -1,72 +1,144 @@
-"""Server configuration: defaults, overridden by TRANSLATOR_* environment variables, then by flags."""
+"""Server configuration: defaults, overridden by TRANSLATOR_* environment variables, then by flags.
+
+Every setting is declared once, as a field of :class:`ServerConfig`: its type and default, plus (through
+:func:`setting`) its help text, its ``translator serve`` flag (``--name-with-dashes`` unless renamed, or
+none: set by the environment only) and its choices. Its environment variable is ``TRANSLATOR_<NAME>``.
+:data:`SETTINGS` describes them for :func:`add_arguments`, :meth:`ServerConfig.from_args`, the help
+text and the README's tables (which a test keeps in step).
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import dataclass, fields
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from translator.engine.engine import DEVICES
+
+ENV_PREFIX = "TRANSLATOR_"
+WS_IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def env_value(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TRANSLATOR_<name>`` (from ``os.environ`` unless ``environ`` is given); unset or empty: None.
+
+    The one reader of TRANSLATOR_* variables for the server's settings and the command line's defaults.
+    """
+    raw = (os.environ if environ is None else environ).get(ENV_PREFIX + name)
+    return raw if raw else None
+
+
+@dataclass(frozen=True)
+class _Declared:
+    help: str
+    flag: str | bool
+    choices: tuple[str, ...] | None
+    shown: str | None
+
+
+def setting(
+    help: str,
+    *,
+    flag: str | bool = True,
+    choices: Sequence[str] | None = None,
+    shown: str | None = None,
+) -> dict[str, _Declared]:
+    """A :class:`ServerConfig` field's ``metadata``: ``flag`` True derives ``--name-with-dashes``, a string
+    renames it, False leaves the setting to its environment variable; ``shown`` is the default as the help
+    and the README put it, when the value itself does not say it (e.g. None meaning "the shipped models/")."""
+    declared = _Declared(help=help, flag=flag, choices=tuple(choices) if choices is not None else None, shown=shown)
+    return {"setting": declared}
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    models: Path | None = None  # None: $TRANSLATOR_MODELS or the shipped models/
-    device: str = "auto"
-    compute_type: str | None = None
-    inter_threads: int = 2  # parallel translations: measured best on 2 cores (README, Performance)
-    intra_threads: int = 1
-    beam_size: int = 4
-    cache_size: int = 10_000
+    host: str = field(default="127.0.0.1", metadata=setting("interface to listen on"))
+    port: int = field(default=8000, metadata=setting("port to listen on"))
+    models: Path | None = field(
+        default=None, metadata=setting("directory searched for models", shown="the shipped models/")
+    )
+    device: str = field(default="auto", metadata=setting("auto uses CUDA when CTranslate2 sees a GPU", choices=DEVICES))
+    compute_type: str | None = field(
+        default=None, metadata=setting("CTranslate2 compute type on CPU / CUDA", shown="int8 / int8_float16")
+    )
+    # Parallel translations: measured best on 2 cores (README, Performance).
+    inter_threads: int = field(default=2, metadata=setting("translations run in parallel, CTranslate2 inter_threads"))
+    intra_threads: int = field(default=1, metadata=setting("threads per translation"))
+    beam_size: int = field(default=4, metadata=setting("beam search width"))
+    cache_size: int = field(default=10_000, metadata=setting("phrase cache entries; 0 disables it"))
     # Micro-batching across connections: at most max_batch texts per model call, gathered for at most
     # batch_wait_ms; beyond max_queue waiting texts the oldest partials are shed.
-    max_batch: int = 32
-    batch_wait_ms: float = 3.0
-    max_queue: int = 1024
-    # Phrases translated into the cache in the background at startup (one per line).
-    warm_cache: Path | None = None
-    # Serve /v1/echo (a WebSocket echo on the same stack) for conformance testing.
-    echo: bool = False
-    # The browser client's files (default: web/ beside the package).
-    web: Path | None = None
-    # Longest open (not yet final) text per WebSocket connection, and longest REST text, in characters.
-    max_text_chars: int = 10_000
-    # Largest WebSocket message accepted, in bytes.
-    max_message_bytes: int = 64 * 1024
-    # Streams: at most this many open at once, and per client address (beyond: error + close 1013).
-    max_connections: int = 1000
-    max_connections_per_client: int = 100
-    # Messages a stream may send per second (token bucket, bursts of one second's worth): a flood guard.
-    # Excess messages are refused with rate_limited, and a stream that keeps at it is closed with 1008.
-    # The ready message advertises it and translator.client paces itself to stay under it.
-    max_messages_per_second: int = 1000
-    # A stream with no message for idle_timeout seconds, or open for max_session_seconds, gets the finals
-    # of its open text and is closed with 1001 (0 = no limit).
-    idle_timeout: float = 300.0
-    max_session_seconds: float = 4 * 3600.0
-    # A stream whose client does not read: beyond this many waiting messages (finals and errors; waiting
-    # partials are replaced by newer ones) it is closed with 1008.
-    max_backlog: int = 1000
-    # API keys: a file with one key per line, and/or keys in TRANSLATOR_API_KEYS (comma-separated).
-    # With none configured, no key is needed.
-    api_keys_file: Path | None = None
-    api_keys: tuple[str, ...] = ()
-    # Requests (REST) plus messages (streams) per second allowed to each key, over all its connections.
-    key_rate: float = 0.0
-    # Origins allowed to open WebSocket streams besides the page's own and clients without Origin
-    # (comma-separated in TRANSLATOR_ALLOWED_ORIGINS; "*" allows every origin).
-    allowed_origins: tuple[str, ...] = ()
-    ws: str = "wsproto"
-    # The shared second-level cache (Redis), e.g. redis://redis:6379/0; None: the in-process LRU only.
-    # Entries live redis_ttl seconds; each call waits at most redis_timeout_ms, and after a failure Redis
-    # is skipped for redis_retry_seconds (the service keeps translating without it).
-    redis_url: str | None = None
-    redis_ttl: float = 7 * 24 * 3600.0
-    redis_timeout_ms: float = 100.0
-    redis_retry_seconds: float = 5.0
-    # On SIGTERM: seconds to wait for open streams to receive their finals before closing them.
-    drain_grace: float = 10.0
-    log_level: str = "info"
+    max_batch: int = field(default=32, metadata=setting("most texts per model call; 1 turns batching off"))
+    batch_wait_ms: float = field(default=3.0, metadata=setting("milliseconds a batch gathers requests"))
+    max_queue: int = field(default=1024, metadata=setting("waiting texts beyond which the oldest partials are shed"))
+    warm_cache: Path | None = field(
+        default=None, metadata=setting("phrases translated into the cache in the background at startup")
+    )
+    echo: bool = field(
+        default=False,
+        metadata=setting("serve /v1/echo, a WebSocket echo on the same stack, for conformance tests", flag=False),
+    )
+    web: Path | None = field(
+        default=None, metadata=setting("the browser client's files", flag=False, shown="the shipped web/")
+    )
+    max_text_chars: int = field(
+        default=10_000, metadata=setting("longest open text per stream, and longest REST text, in characters")
+    )
+    max_message_bytes: int = field(
+        default=64 * 1024, metadata=setting("largest WebSocket message, in bytes", flag=False)
+    )
+    # Streams beyond max_connections (per client address: max_connections_per_client): error + close 1013.
+    max_connections: int = field(default=1000, metadata=setting("open streams in all"))
+    max_connections_per_client: int = field(default=100, metadata=setting("open streams per client address"))
+    # A token bucket, bursts of one second's worth: excess messages are refused with rate_limited, and a
+    # stream that keeps at it is closed with 1008. The ready message advertises it and
+    # translator.client paces itself to stay under it.
+    max_messages_per_second: int = field(
+        default=1000, metadata=setting("messages per second per stream, a flood guard")
+    )
+    # Then the finals of the open text, and close 1001.
+    idle_timeout: float = field(
+        default=300.0, metadata=setting("seconds without a message before a stream is closed; 0: none")
+    )
+    max_session_seconds: float = field(default=4 * 3600.0, metadata=setting("longest stream in seconds; 0: none"))
+    # Waiting partials are replaced by newer ones; past max_backlog waiting messages: close 1008.
+    max_backlog: int = field(
+        default=1000, metadata=setting("waiting messages before a client that does not read is closed")
+    )
+    # With no key configured (file or TRANSLATOR_API_KEYS), no key is needed.
+    api_keys_file: Path | None = field(default=None, metadata=setting("require one of these API keys, one per line"))
+    api_keys: tuple[str, ...] = field(
+        default=(), metadata=setting("API keys, besides those of the keys file", flag=False)
+    )
+    key_rate: float = field(
+        default=0.0, metadata=setting("REST requests plus stream messages per second per API key; 0: none")
+    )
+    # Besides the page's own and clients without Origin.
+    allowed_origins: tuple[str, ...] = field(
+        default=(), metadata=setting("a web origin allowed to open streams; * allows all", flag="--allowed-origin")
+    )
+    ws: str = field(
+        default="wsproto", metadata=setting("uvicorn's WebSocket implementation", choices=WS_IMPLEMENTATIONS)
+    )
+    # The shared second-level cache; None: the in-process LRU only. The service keeps translating
+    # while Redis is down.
+    redis_url: str | None = field(
+        default=None, metadata=setting("the shared cache across replicas, e.g. redis://host:6379/0")
+    )
+    redis_ttl: float = field(default=7 * 24 * 3600.0, metadata=setting("seconds a shared cache entry lives"))
+    redis_timeout_ms: float = field(
+        default=100.0, metadata=setting("longest wait for Redis per lookup or write, in milliseconds")
+    )
+    redis_retry_seconds: float = field(
+        default=5.0, metadata=setting("seconds Redis is skipped after a failure", flag=False)
+    )
+    drain_grace: float = field(default=10.0, metadata=setting("seconds SIGTERM waits for open streams' finals"))
+    log_level: str = field(default="info", metadata=setting("log level", choices=LOG_LEVELS))
 
     def __post_init__(self) -> None:
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -75,33 +147,131 @@ class ServerConfig:
             raise ValueError("the Redis TTL and timeout must be positive, the retry interval not negative")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
         """Defaults < ``TRANSLATOR_<FIELD>`` variables < ``overrides`` that are not None."""
-        environ = dict(os.environ if environ is None else environ)
         values: dict[str, object] = {}
-        for field in fields(cls):
-            raw = environ.get(f"TRANSLATOR_{field.name.upper()}")
-            if raw is not None and raw != "":
-                values[field.name] = _convert(field.name, raw, cls.__dataclass_fields__[field.name].default)
+        for s in SETTINGS:
+            raw = env_value(s.name.upper(), environ)
+            if raw is not None:
+                values[s.name] = s.parse(raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ServerConfig:
+        """Defaults < environment < the flags of :func:`add_arguments` that were given."""
+        overrides: dict[str, object] = {}
+        for s in SETTINGS:
+            value = getattr(args, s.name, None) if s.flag else None
+            overrides[s.name] = tuple(value) if isinstance(value, list) else value
+        return cls.from_env(environ, **overrides)
 
-def _convert(name: str, raw: str, default: object) -> object:
-    if name in ("allowed_origins", "api_keys"):
-        return tuple(o.strip() for o in raw.split(",") if o.strip())
-    if name in ("models", "warm_cache", "web", "api_keys_file"):
-        return Path(raw)
+
+@dataclass(frozen=True)
+class Setting:
+    """One :class:`ServerConfig` field as the command line, the environment and the docs see it."""
+
+    name: str
+    kind: type  # str, int, float, bool, Path, or tuple (of str: comma-separated, a repeatable flag)
+    default: object
+    help: str
+    flag: str | None  # None: set by the environment only
+    choices: tuple[str, ...] | None
+    shown: str  # the default, as the help and the README show it
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    def parse(self, raw: str) -> object:
+        """The value of an environment variable's text; ValueError naming the variable."""
+        if self.kind is tuple:
+            return tuple(o.strip() for o in raw.split(",") if o.strip())
+        if self.kind is Path:
+            return Path(raw)
+        if self.kind is bool:
+            return raw.lower() in ("1", "true", "yes", "on")
+        if self.kind is float:
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise ValueError(f"{self.env} must be a number, not {raw!r}") from exc
+        if self.kind is int:
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise ValueError(f"{self.env} must be an integer, not {raw!r}") from exc
+        return raw
+
+    def help_text(self) -> str:
+        notes = ["repeatable"] if self.kind is tuple else []
+        notes.append(f"env {self.env}" + (", comma-separated" if self.kind is tuple else ""))
+        notes.append(f"default {self.shown}")
+        return f"{self.help} ({'; '.join(notes)})".replace("%", "%%")
+
+
+def _kind(annotation: Any) -> type:
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is tuple:
+        return tuple
+    if annotation not in (str, int, float, bool, Path):
+        raise TypeError(f"a setting of type {annotation!r} has no command-line or environment form")
+    return annotation  # type: ignore[no-any-return]
+
+
+def _shown(default: object) -> str:
+    if default is None or default == ():
+        return "none"
     if isinstance(default, bool):
-        return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, float):
-        try:
-            return float(raw)
-        except ValueError as exc:
-            raise ValueError(f"TRANSLATOR_{name.upper()} must be a number, not {raw!r}") from exc
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise ValueError(f"TRANSLATOR_{name.upper()} must be an integer, not {raw!r}") from exc
-    return raw
+        return "on" if default else "off"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def _settings() -> tuple[Setting, ...]:
+    hints = get_type_hints(ServerConfig)
+    out = []
+    for f in fields(ServerConfig):
+        declared = f.metadata.get("setting")
+        if not isinstance(declared, _Declared) or f.default is MISSING:
+            raise TypeError(f"ServerConfig.{f.name} is not declared with setting()")
+        if isinstance(declared.flag, str):
+            flag: str | None = declared.flag
+        else:
+            flag = "--" + f.name.replace("_", "-") if declared.flag else None
+        out.append(
+            Setting(
+                name=f.name,
+                kind=_kind(hints[f.name]),
+                default=f.default,
+                help=declared.help,
+                flag=flag,
+                choices=declared.choices,
+                shown=declared.shown if declared.shown is not None else _shown(f.default),
+            )
+        )
+    return tuple(out)
+
+
+SETTINGS: tuple[Setting, ...] = _settings()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """A flag for each setting that has one; a flag left out is None, so the environment applies."""
+    for s in SETTINGS:
+        if s.flag is None:
+            continue
+        kwargs: dict[str, Any] = {"dest": s.name, "default": None, "help": s.help_text()}
+        if s.kind is tuple:
+            kwargs["action"] = "append"
+        elif s.kind is bool:
+            kwargs.update(action="store_const", const=True)
+        elif s.kind is not str:
+            kwargs["type"] = s.kind
+        if s.choices is not None:
+            kwargs["choices"] = s.choices
+        elif s.kind is not bool:
+            kwargs["metavar"] = s.flag.removeprefix("--").replace("-", "_").upper()
+        parser.add_argument(s.flag, **kwargs)

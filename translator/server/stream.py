@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from translator.engine import UnknownPairError
-from translator.protocol import PROTOCOL_VERSION, ProtocolError, error_message
+from translator.protocol import Error, ProtocolError, Ready
 from translator.server.auth import key_from_protocols
 from translator.server.connection import (
     CLOSE_INTERNAL_ERROR,
@@ -54,12 +53,11 @@ async def stream_endpoint(ws: WebSocket) -> None:
     if ws.query_params.get("role", "speaker") == "viewer":
         await ws.accept(subprotocol)
         if session is None:
-            await ws.send_text(json.dumps(error_message("missing_session", "a viewer needs ?session=NAME")))
+            await ws.send_text(Error("missing_session", "a viewer needs ?session=NAME").to_json())
             await ws.close(CLOSE_POLICY)
             return
         await watch_session(ws, state.sessions, session, service.metrics)
         return
-    max_chars = config.max_text_chars
     source = ws.query_params.get("source", "").strip().lower()
     target = ws.query_params.get("target", "").strip().lower()
     await ws.accept(subprotocol)
@@ -70,13 +68,13 @@ async def stream_endpoint(ws: WebSocket) -> None:
     except (ProtocolError, UnknownPairError) as exc:
         code = exc.code if isinstance(exc, ProtocolError) else "unknown_pair"
         service.metrics.errors.inc(1, code)
-        await ws.send_text(json.dumps(error_message(code, str(exc))))
+        await ws.send_text(Error(code, str(exc)).to_json())
         await ws.close(CLOSE_POLICY)
         return
     partials = ws.query_params.get("partials", "true").strip().lower() not in ("false", "0", "no", "off")
     if service.draining:
         service.metrics.errors.inc(1, "draining")
-        await ws.send_text(json.dumps(error_message("draining", "the server is shutting down; reconnect later")))
+        await ws.send_text(Error("draining", "the server is shutting down; reconnect later").to_json())
         await ws.close(CLOSE_SERVICE_RESTART)
         return
     connections = state.connections
@@ -85,7 +83,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         sum(c.client == client for c in connections) >= config.max_connections_per_client
     ):
         service.metrics.errors.inc(1, "too_many_connections")
-        await ws.send_text(json.dumps(error_message("too_many_connections", "too many open streams; try again later")))
+        await ws.send_text(Error("too_many_connections", "too many open streams; try again later").to_json())
         await ws.close(CLOSE_TRY_AGAIN_LATER)
         return
     key = ws.query_params.get("api_key") or protocol_key
@@ -94,17 +92,15 @@ async def stream_endpoint(ws: WebSocket) -> None:
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
     await conn.send(
-        {
-            "type": "ready",
-            "source": source,
-            "target": target,
-            "model": model.name,
-            "protocol": PROTOCOL_VERSION,
-            "max_text_chars": max_chars,
-            "partials": partials,
-            "max_messages_per_second": conn.rate,
-            **({"session": session} if session else {}),
-        }
+        Ready(
+            source=source,
+            target=target,
+            model=model.name,
+            max_text_chars=config.max_text_chars,
+            partials=partials,
+            max_messages_per_second=conn.rate,
+            session=session,
+        )
     )
     worker = asyncio.create_task(conn.work_loop())
     receiver = asyncio.create_task(conn.receive_loop())

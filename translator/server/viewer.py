@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.websockets import WebSocket
 
-from translator.protocol import PROTOCOL_VERSION, error_message
+from translator.protocol import Error, ViewerReady, encode
 from translator.service.metrics import Metrics
 from translator.service.sessions import SessionHub
 
@@ -15,11 +14,12 @@ from translator.service.sessions import SessionHub
 async def watch_session(ws: WebSocket, hub: SessionHub, name: str, metrics: Metrics) -> None:
     """Watch the named session: every partial and final its speakers receive, until disconnect."""
     queue = hub.watch(name)
-    await ws.send_text(json.dumps({"type": "ready", "role": "viewer", "session": name, "protocol": PROTOCOL_VERSION}))
+    await ws.send_text(ViewerReady(name).to_json())
 
     async def forward() -> None:
         while True:
-            await ws.send_text(json.dumps(await queue.get(), ensure_ascii=False))
+            # The speakers' messages, as the session hub holds them (dicts, possibly from another replica).
+            await ws.send_text(encode(await queue.get()))
 
     async def listen() -> None:
         while True:
@@ -27,7 +27,7 @@ async def watch_session(ws: WebSocket, hub: SessionHub, name: str, metrics: Metr
             if message["type"] == "websocket.disconnect":
                 return
             metrics.errors.inc(1, "read_only")
-            await ws.send_text(json.dumps(error_message("read_only", "viewers cannot send text")))
+            await ws.send_text(Error("read_only", "viewers cannot send text").to_json())
 
     tasks = [asyncio.create_task(forward()), asyncio.create_task(listen())]
     try:

@@ -6,10 +6,10 @@ import threading
 
 from cachetools import LRUCache
 
+from translator.text import normalize_spaces, starts_with_prefix
 
-def normalize(text: str) -> str:
-    """The cache key form of a sentence: white space collapsed, case kept."""
-    return " ".join(text.split())
+# The cache key form of a sentence: white space collapsed, case kept (the shared cache keys by it too).
+normalize = normalize_spaces
 
 
 class PhraseCache:
@@ -37,7 +37,7 @@ class PhraseCache:
         if self._lru is not None:
             with self._lock:
                 value = self._lru.get(self.key(model, source, target, text))
-        if value is not None and not value.startswith(prefix):
+        if value is not None and not starts_with_prefix(value, prefix):
             value = None
         with self._lock:
             if value is None:

@@ -9,6 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from translator.service.batcher import BatchStats
     from translator.service.session_relay import SessionRelay
     from translator.service.shared_cache import SharedCache
 
@@ -37,6 +38,12 @@ class _Metric:
     def render(self) -> list[str]:
         raise NotImplementedError
 
+    def _samples(self, values: dict[tuple[str, ...], float]) -> list[str]:
+        return [
+            *self.header(),
+            *(f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in sorted(values.items())),
+        ]
+
 
 class Counter(_Metric):
     kind = "counter"
@@ -54,8 +61,8 @@ class Counter(_Metric):
 
     def render(self) -> list[str]:
         with self._lock:
-            items = sorted(self._values.items())
-        return [*self.header(), *(f"{self.name}{_labels(self.label_names, k)} {v:g}" for k, v in items)]
+            values = dict(self._values)
+        return self._samples(values)
 
 
 class Gauge(_Metric):
@@ -84,6 +91,24 @@ class CounterFunc(Gauge):
     """A counter whose value another object keeps (e.g. the cache's hit count)."""
 
     kind = "counter"
+
+
+class CounterTable(_Metric):
+    """A labelled counter whose values another object keeps: ``func`` returns them by label values."""
+
+    kind = "counter"
+
+    def __init__(
+        self, name: str, help: str, labels: tuple[str, ...], func: Callable[[], dict[tuple[str, ...], float]]
+    ) -> None:
+        super().__init__(name, help, labels)
+        self._func = func
+
+    def value(self, *labels: str) -> float:
+        return self._func().get(labels, 0.0)
+
+    def render(self) -> list[str]:
+        return self._samples(self._func())
 
 
 class Histogram(_Metric):
@@ -120,6 +145,8 @@ class Histogram(_Metric):
         return lines
 
 
+# Why the micro-batchers took requests out of their queues before the model saw them (BatchStats fields).
+DROP_REASONS = ("shed", "superseded", "cancelled")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -132,6 +159,7 @@ class Metrics:
         cache_hits: Callable[[], float],
         cache_misses: Callable[[], float],
         cache_entries: Callable[[], float] = lambda: 0,
+        batch_stats: Callable[[], Iterable[BatchStats]] = lambda: (),
     ) -> None:
         self.connections_active = Gauge("translator_connections_active", "Open WebSocket connections.")
         self.connections_total = Counter("translator_connections_total", "WebSocket connections accepted.")
@@ -160,6 +188,13 @@ class Metrics:
         self.tasks = Gauge("translator_asyncio_tasks", "Tasks alive in the server's event loop.", _task_count)
         self.resident = Gauge("translator_process_resident_bytes", "Resident memory of the server process.", _rss)
         self.cache_entries = Gauge("translator_cache_entries", "Translations in the phrase cache.", cache_entries)
+        self.requests_dropped = CounterTable(
+            "translator_requests_dropped_total",
+            "Requests the micro-batchers dropped before the model saw them, by reason: shed (overload; "
+            "partials only), superseded (a newer partial of the same stream), cancelled (the caller went away).",
+            ("reason",),
+            partial(_dropped, batch_stats),
+        )
 
     def add_shared_cache(self, cache: SharedCache) -> None:
         """The shared (Redis) cache's metrics, shown only where one is configured."""
@@ -199,6 +234,14 @@ class Metrics:
             if isinstance(metric, _Metric):
                 lines.extend(metric.render())
         return "\n".join(lines) + "\n"
+
+
+def _dropped(batch_stats: Callable[[], Iterable[BatchStats]]) -> dict[tuple[str, ...], float]:
+    totals = dict.fromkeys(DROP_REASONS, 0)
+    for stats in batch_stats():
+        for reason in DROP_REASONS:
+            totals[reason] += getattr(stats, reason)
+    return {(reason,): float(count) for reason, count in totals.items()}
 
 
 def _task_count() -> float:

@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from translator.engine.engine import TranslationOptions, translate_texts
+from translator.engine.engine import TranslationOptions, texts_only
 from translator.engine.registry import ModelEntry, Registry
 from translator.service.batcher import MicroBatcher
 from translator.service.cache import PhraseCache
 from translator.service.metrics import Metrics
 from translator.service.shared_cache import SharedCache
+from translator.text import starts_with_prefix
 
 
 class TranslationService:
@@ -34,7 +35,12 @@ class TranslationService:
         self.registry = registry
         self.cache = PhraseCache(cache_size)
         self.shared_cache = shared_cache
-        self.metrics = Metrics(lambda: self.cache.hits, lambda: self.cache.misses, lambda: len(self.cache))
+        self.metrics = Metrics(
+            lambda: self.cache.hits,
+            lambda: self.cache.misses,
+            lambda: len(self.cache),
+            lambda: [b.stats for b in self._batchers.values()],
+        )
         if shared_cache is not None:
             self.metrics.add_shared_cache(shared_cache)
         self.threads = max(1, threads)
@@ -56,7 +62,7 @@ class TranslationService:
         for source, target in self.registry.pairs():
             engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
             self._batchers[(source, target)] = MicroBatcher(
-                partial(translate_texts, engine, source, target),
+                partial(texts_only, engine, source, target),
                 self._executor,
                 workers=self.threads,
                 on_batch=self._observe_batch,
@@ -85,7 +91,7 @@ class TranslationService:
         count = 0
         for (source, target), texts in wanted.items():
             for start in range(0, len(texts), 32):
-                await self.translate_texts(source, target, texts[start : start + 32])
+                await self.translate_batch_cached(source, target, texts[start : start + 32])
                 count += len(texts[start : start + 32])
         return count
 
@@ -108,7 +114,7 @@ class TranslationService:
         """The model for a pair; raises UnknownPairError."""
         return self.registry.find(source, target)
 
-    async def translate(
+    async def translate_uncached(
         self,
         source: str,
         target: str,
@@ -137,15 +143,15 @@ class TranslationService:
         if cached is not None:
             return cached, True
         shared = await self._shared_get(entry, source, target, [sentence])
-        if shared.get(sentence) is not None and shared[sentence].startswith(prefix):
+        if shared.get(sentence) is not None and starts_with_prefix(shared[sentence], prefix):
             self.cache.put(entry.name, source, target, sentence, shared[sentence])
             return shared[sentence], True
-        [text] = await self.translate(source, target, [sentence], prefixes=[prefix or None], kind="final")
+        [text] = await self.translate_uncached(source, target, [sentence], prefixes=[prefix or None], kind="final")
         self.cache.put(entry.name, source, target, sentence, text)
         self._shared_put(entry, source, target, {sentence: text})
         return text, False
 
-    async def translate_texts(self, source: str, target: str, texts: Sequence[str]) -> list[str]:
+    async def translate_batch_cached(self, source: str, target: str, texts: Sequence[str]) -> list[str]:
         """REST: many texts; cached ones are not sent to the model, the rest go in one batch."""
         entry = self.model(source, target)
         name = entry.name
@@ -157,7 +163,8 @@ class TranslationService:
         missing = [t for t in missing if t not in found]
         translated: dict[str, str] = dict(found)
         if missing:
-            fresh = dict(zip(missing, await self.translate(source, target, missing, kind="rest"), strict=True))
+            translations = await self.translate_uncached(source, target, missing, kind="rest")
+            fresh = dict(zip(missing, translations, strict=True))
             for text, translation in fresh.items():
                 self.cache.put(name, source, target, text, translation)
             self._shared_put(entry, source, target, fresh)

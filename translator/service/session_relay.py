@@ -3,8 +3,10 @@
 Every replica publishes its speakers' session messages on ``translator:v1:session:<name>`` and listens
 to all session channels, handing what other replicas sent to its own viewers of that session. So a
 speaker and its viewers may be connected to different replicas. Messages of one replica keep their order
-(one sender task, one connection). Redis down: each replica still serves its own viewers; messages for
-other replicas' viewers are dropped (counted) until Redis is back, and the listener reconnects.
+(one sender task, one connection). A backed-up outbox follows translator.newest: a newer partial of a
+segment replaces the waiting one, and a full outbox drops partials first. Redis down: each replica still
+serves its own viewers; messages for other replicas' viewers are dropped (counted) until Redis is back,
+and the listener reconnects.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from translator.service.sessions import SessionHub
+from translator.service.sessions import Mailbox, SessionHub, partial_key
 from translator.service.shared_cache import bounded_client, safe_url
 
 logger = logging.getLogger("translator.session_relay")
@@ -38,12 +40,12 @@ class SessionRelay:
         self._publisher = bounded_client(url, timeout)
         # The listener waits for messages indefinitely; only its connection attempts are bounded.
         self._listener = Redis.from_url(url, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
-        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(OUTBOX)
+        self._outbox: Mailbox[tuple[str, str]] = Mailbox(OUTBOX)
         self._tasks: list[asyncio.Task[None]] = []
         self.listening = False
         self.sent = 0
         self.received = 0
-        self.dropped = 0
+        self.failed = 0  # publish calls that failed or timed out
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._send_loop()), asyncio.create_task(self._listen_loop())]
@@ -58,15 +60,20 @@ class SessionRelay:
             except Exception:  # a broken connection may fail to close; nothing is lost
                 logger.debug("closing a relay connection failed", exc_info=True)
 
-    def send(self, name: str, message: dict[str, Any]) -> None:
-        """Queue a speaker's message for the other replicas (never waits; full queue: partials dropped first)."""
-        payload = json.dumps({"origin": self.origin, "message": message}, ensure_ascii=False)
-        if self._outbox.full():
-            self.dropped += 1
-            if message.get("type") == "partial":
-                return
-            self._outbox.get_nowait()
-        self._outbox.put_nowait((CHANNEL_PREFIX + name, payload))
+    @property
+    def dropped(self) -> int:
+        """Session messages not published: the outbox was full, or publishing failed."""
+        return self._outbox.queue.dropped + self.failed
+
+    def send(self, name: str, message: dict[str, Any], stream: int | None = None) -> None:
+        """Queue a speaker's message for the other replicas (never waits; full queue: partials dropped first).
+
+        ``stream`` tells this replica's speakers apart (see SessionHub.publish); it travels along."""
+        envelope: dict[str, Any] = {"origin": self.origin, "message": message}
+        if stream is not None:
+            envelope["stream"] = stream
+        payload = json.dumps(envelope, ensure_ascii=False)
+        self._outbox.put((CHANNEL_PREFIX + name, payload), partial_key(stream, message))
 
     async def _send_loop(self) -> None:
         down = False
@@ -79,7 +86,7 @@ class SessionRelay:
                     logger.warning("session relay %s: publishing again", safe_url(self.url))
                     down = False
             except Exception as exc:  # Redis trouble must never stop the speakers
-                self.dropped += 1
+                self.failed += 1
                 if not down:
                     logger.warning("session relay %s: publish failed (%s); local viewers only", safe_url(self.url), exc)
                     down = True
@@ -105,7 +112,7 @@ class SessionRelay:
                 await asyncio.sleep(self.retry_after)
             finally:
                 try:
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 except Exception:
                     logger.debug("closing the relay subscription failed", exc_info=True)
 
@@ -115,7 +122,12 @@ class SessionRelay:
             data = json.loads(item["data"])
         except (KeyError, ValueError, TypeError):
             return
-        if data.get("origin") == self.origin or not channel.startswith(CHANNEL_PREFIX):
+        if not isinstance(data, dict) or data.get("origin") == self.origin or not channel.startswith(CHANNEL_PREFIX):
+            return
+        message, stream = data.get("message"), data.get("stream")
+        if not isinstance(message, dict):
             return
         self.received += 1
-        self.hub.deliver(channel[len(CHANNEL_PREFIX) :], data["message"])
+        # Another replica's speaker: its stream number is unique together with that replica's origin.
+        key = (str(data.get("origin")), stream) if isinstance(stream, int) else None
+        self.hub.deliver(channel[len(CHANNEL_PREFIX) :], message, key)

@@ -1,0 +1,46 @@
+"""Parallel text on disk: reading line files (plain or gzip) and finding the shared data sets.
+
+The data sets live in ``../shared/data`` next to the checkout (see its ``SOURCES.md``); the evaluation,
+the benchmarks, the training recipe and the tests all find them here.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+MULTI30K_TEST = "test_2016_flickr"
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file, ``.gz`` or plain, without their line ends."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [line.rstrip("\r\n") for line in handle]
+    with open(path, encoding="utf-8") as handle:
+        return [line.rstrip("\r\n") for line in handle]
+
+
+def read_pairs(source_path: Path, target_path: Path) -> list[tuple[str, str]]:
+    """Line-aligned source and target files as pairs (ValueError when their lengths differ)."""
+    return list(zip(read_lines(source_path), read_lines(target_path), strict=True))
+
+
+def multi30k(split: str, language: str, data: Path = SHARED_DATA) -> Path:
+    """One Multi30k file: ``split`` is ``train``, ``val`` or ``test_2016_flickr``."""
+    return data / "multi30k" / f"{split}.{language}.gz"
+
+
+def multi30k_test(source: str, target: str, data: Path = SHARED_DATA) -> tuple[Path, Path]:
+    """The Multi30k test2016 source and reference files of a pair (they may not exist)."""
+    return multi30k(MULTI30K_TEST, source, data), multi30k(MULTI30K_TEST, target, data)
+
+
+def multi30k_test_pairs(source: str, target: str, data: Path = SHARED_DATA) -> list[tuple[str, str]] | None:
+    """The Multi30k test2016 pairs of a pair of languages; None when the files are not there."""
+    src, ref = multi30k_test(source, target, data)
+    if not src.exists() or not ref.exists():
+        return None
+    return read_pairs(src, ref)
