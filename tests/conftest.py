@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 from translator.engine.engine import Engine
 from translator.engine.registry import Registry
+from translator.text import keep_prefix
 
 if TYPE_CHECKING:
     import redis
@@ -211,3 +217,122 @@ def redis_server() -> Iterator[RedisServer]:
     srv = RedisServer()
     yield srv
     srv.stop()
+
+
+# Helpers shared by the test modules ------------------------------------------------------------
+
+
+async def open_stream(server: Server, query: str = "source=en&target=de") -> tuple[ClientConnection, dict[str, Any]]:
+    ws = await connect(f"{server.ws}/v1/stream?{query}", open_timeout=30)
+    ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    return ws, ready
+
+
+async def send(ws: ClientConnection, kind: str, text: str | None = None) -> None:
+    message: dict[str, Any] = {"type": kind}
+    if text is not None:
+        message["text"] = text
+    await ws.send(json.dumps(message))
+
+
+async def receive_until(ws: ClientConnection, finals: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Messages until ``finals`` final messages have arrived (bounded in time)."""
+    messages: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while sum(m["type"] == "final" for m in messages) < finals:
+            messages.append(json.loads(await ws.recv()))
+    return messages
+
+
+def check_stream_guarantees(messages: list[dict[str, Any]], sources: list[str], first_segment: int = 0) -> None:
+    """Segments in order from first_segment, one final each, no partial after it, stable only grows."""
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [m["segment"] for m in finals] == list(range(first_segment, first_segment + len(sources)))
+    assert [m["source"] for m in finals] == sources
+    stable: dict[int, str] = {}
+    done: set[int] = set()
+    for m in messages:
+        if m["type"] not in ("partial", "final"):
+            continue
+        seg = m["segment"]
+        assert seg not in done, f"{m['type']} for segment {seg} after its final"
+        if m["type"] == "partial":
+            assert m["stable"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert set(m) == {"type", "segment", "source", "stable", "unstable"}
+            stable[seg] = m["stable"]
+        else:
+            assert m["text"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert m["text"]
+            assert isinstance(m["cached"], bool) and m["latency_ms"] >= 0
+            done.add(seg)
+
+
+def request(
+    server: Server, path: str, body: bytes | None = None, content_type: str | None = None, method: str | None = None
+) -> tuple[int, Any, str]:
+    req = urllib.request.Request(f"{server.http}{path}", data=body, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            raw = response.read().decode()
+            status, ctype = response.status, response.headers.get("content-type", "")
+    except urllib.error.HTTPError as exc:
+        raw, status, ctype = exc.read().decode(), exc.code, exc.headers.get("content-type", "")
+    return status, (json.loads(raw) if "json" in ctype else raw), ctype
+
+
+def post_json(server: Server, data: Any) -> tuple[int, Any]:
+    status, body, _ = request(server, "/translate", json.dumps(data).encode(), "application/json")
+    return status, body
+
+
+def metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def fake_translate(source: str, prefix: str) -> str:
+    """Word-by-word 'translation' that revises its last word, like a real model on a growing input."""
+    words = [w.upper() for w in source.split()]
+    if words:
+        words[-1] = words[-1] + "?"  # the tail is unsure
+    return keep_prefix(prefix, " ".join(words))
+
+
+def check_state_guarantees(messages: list[dict[str, object]], expected_sources: list[str]) -> None:
+    finals = [m for m in messages if m["type"] == "final"]
+    assert [m["segment"] for m in finals] == list(range(len(expected_sources)))
+    assert [m["source"] for m in finals] == expected_sources
+    stable: dict[object, str] = {}
+    finished: set[object] = set()
+    for m in messages:
+        seg = m["segment"]
+        assert seg not in finished, f"message for segment {seg} after its final"
+        if m["type"] == "partial":
+            assert str(m["stable"]).startswith(stable.get(seg, ""))
+            stable[seg] = str(m["stable"])
+        else:
+            assert str(m["text"]).startswith(stable.get(seg, ""))
+            finished.add(seg)
+
+
+def server_metric(server: Server, name: str, default: float | None = None) -> float:
+    """One sample of /metrics (``name`` with its labels, as printed)."""
+    with urllib.request.urlopen(f"{server.http}/metrics", timeout=30) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+    if default is None:
+        raise AssertionError(f"{name} not in /metrics")
+    return default
+
+
+def post_json_url(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import Server
 from translator.client import RestClient, StreamClient, StreamError
-
-from .conftest import Server
 
 
 async def test_stream_client_round_trip(server: Server) -> None:

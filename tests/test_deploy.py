@@ -19,9 +19,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available, wait_until
 from translator.server.settings import ServerConfig
-
-from .conftest import ROOT, RedisServer, Server, free_port, redis_available, tool_available, wait_until
 
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"

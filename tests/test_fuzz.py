@@ -9,12 +9,12 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import check_state_guarantees as check_guarantees
+from tests.conftest import fake_translate
 from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.segment import cut_complete, split_sentences
 from translator.streaming import StreamState
 from translator.text import keep_prefix
-
-from .test_streaming import check_guarantees, fake_translate
 
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.sampled_from(
     ["", " ", "\n", ". ", "Hello. World", "x" * 5000, "Mr. Smith.", "\ud800", "a\x00b\x1fc", "…!? ¿¡"]

@@ -1,24 +1,18 @@
 """The pure streaming state machine, driven by a deterministic stand-in translation function.
 
 The stand-in is not a model: it lets these tests check the bookkeeping (numbering, ordering,
-prefix guarantees) exactly. The real model is exercised end to end in tests/test_server.py.
+prefix guarantees) exactly. The real model is exercised end to end in tests/server/test_stream.py.
 """
 
 from __future__ import annotations
 
 import random
 
+from tests.conftest import check_state_guarantees as check_guarantees
+from tests.conftest import fake_translate
 from translator.protocol import ClientMessage, Final, Partial
 from translator.streaming import FinalJob, PartialJob, StreamState, translate_pending
 from translator.text import keep_prefix
-
-
-def fake_translate(source: str, prefix: str) -> str:
-    """Word-by-word 'translation' that revises its last word, like a real model on a growing input."""
-    words = [w.upper() for w in source.split()]
-    if words:
-        words[-1] = words[-1] + "?"  # the tail is unsure
-    return keep_prefix(prefix, " ".join(words))
 
 
 def fake_batch(sources: list[str], prefixes: list[str | None]) -> list[str]:
@@ -32,23 +26,6 @@ def drive(state: StreamState, messages: list[dict[str, object]]) -> None:
 
 def fields(job: PartialJob | None) -> tuple[int, str, str] | None:
     return None if job is None else (job.segment, job.source, job.prefix)
-
-
-def check_guarantees(messages: list[dict[str, object]], expected_sources: list[str]) -> None:
-    finals = [m for m in messages if m["type"] == "final"]
-    assert [m["segment"] for m in finals] == list(range(len(expected_sources)))
-    assert [m["source"] for m in finals] == expected_sources
-    stable: dict[object, str] = {}
-    finished: set[object] = set()
-    for m in messages:
-        seg = m["segment"]
-        assert seg not in finished, f"message for segment {seg} after its final"
-        if m["type"] == "partial":
-            assert str(m["stable"]).startswith(stable.get(seg, ""))
-            stable[seg] = str(m["stable"])
-        else:
-            assert str(m["text"]).startswith(stable.get(seg, ""))
-            finished.add(seg)
 
 
 def test_sentence_is_final_once_the_next_one_starts() -> None:

@@ -1,5 +1,5 @@
 // Drives the real page in Debian's Chromium (never a downloaded browser) and prints one JSON line per
-// step for tests/test_web.py. Usage: node page.mjs BASE_URL OUT_DIR
+// step for tests/server/test_web.py. Usage: node page.mjs BASE_URL OUT_DIR
 // Between "restart" steps it waits for a line on standard input (the test restarts the server).
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";

@@ -10,9 +10,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import Server, open_stream, receive_until, send
+from tests.conftest import check_stream_guarantees as check_guarantees
 from translator.segment import cut_complete
-
-from .conftest import Server
 
 PARAGRAPH = (
     "A man is riding a bicycle down the street. Two dogs are playing in the snow! "
@@ -26,28 +26,6 @@ SENTENCES = [
 ]
 
 
-async def open_stream(server: Server, query: str = "source=en&target=de") -> tuple[ClientConnection, dict[str, Any]]:
-    ws = await connect(f"{server.ws}/v1/stream?{query}", open_timeout=30)
-    ready = json.loads(await asyncio.wait_for(ws.recv(), 30))
-    return ws, ready
-
-
-async def send(ws: ClientConnection, kind: str, text: str | None = None) -> None:
-    message: dict[str, Any] = {"type": kind}
-    if text is not None:
-        message["text"] = text
-    await ws.send(json.dumps(message))
-
-
-async def receive_until(ws: ClientConnection, finals: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Messages until ``finals`` final messages have arrived (bounded in time)."""
-    messages: list[dict[str, Any]] = []
-    async with asyncio.timeout(timeout):
-        while sum(m["type"] == "final" for m in messages) < finals:
-            messages.append(json.loads(await ws.recv()))
-    return messages
-
-
 async def drain(ws: ClientConnection, quiet: float = 0.5) -> list[dict[str, Any]]:
     """Whatever arrives until the connection has been quiet for ``quiet`` seconds."""
     messages = []
@@ -56,29 +34,6 @@ async def drain(ws: ClientConnection, quiet: float = 0.5) -> list[dict[str, Any]
             messages.append(json.loads(await asyncio.wait_for(ws.recv(), quiet)))
     except TimeoutError:
         return messages
-
-
-def check_guarantees(messages: list[dict[str, Any]], sources: list[str], first_segment: int = 0) -> None:
-    """Segments in order from first_segment, one final each, no partial after it, stable only grows."""
-    finals = [m for m in messages if m["type"] == "final"]
-    assert [m["segment"] for m in finals] == list(range(first_segment, first_segment + len(sources)))
-    assert [m["source"] for m in finals] == sources
-    stable: dict[int, str] = {}
-    done: set[int] = set()
-    for m in messages:
-        if m["type"] not in ("partial", "final"):
-            continue
-        seg = m["segment"]
-        assert seg not in done, f"{m['type']} for segment {seg} after its final"
-        if m["type"] == "partial":
-            assert m["stable"].startswith(stable.get(seg, "")), (stable.get(seg), m)
-            assert set(m) == {"type", "segment", "source", "stable", "unstable"}
-            stable[seg] = m["stable"]
-        else:
-            assert m["text"].startswith(stable.get(seg, "")), (stable.get(seg), m)
-            assert m["text"]
-            assert isinstance(m["cached"], bool) and m["latency_ms"] >= 0
-            done.add(seg)
 
 
 async def test_ready_message(server: Server) -> None:
@@ -402,7 +357,7 @@ async def test_a_client_that_does_not_read_is_closed_and_others_carry_on() -> No
 async def test_soak_short_lived_connections_leave_nothing_behind() -> None:
     import urllib.request
 
-    from .test_rest import metric
+    from tests.conftest import metric
 
     srv = Server()
     try:

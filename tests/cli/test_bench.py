@@ -6,10 +6,9 @@ import json
 import subprocess
 import sys
 
+from tests.conftest import MODELS, Server
 from translator.cli.bench import BUILTIN, run_rest, run_streams
 from translator.cli.common import percentiles
-
-from .conftest import MODELS, Server
 
 
 def test_percentiles() -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, Server
 from translator.client import StreamClient
-
-from .conftest import ROOT, Server
 
 BROWSER_DIR = ROOT / "tests" / "browser"
 HAVE_BROWSER = Path("/usr/bin/chromium").exists() and (BROWSER_DIR / "node_modules" / "playwright-core").is_dir()

@@ -10,10 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from tests.conftest import Server, post_json
 from translator.server.auth import ApiKeys, RedactKeys, key_from_protocols
-
-from .conftest import Server
-from .test_rest import post_json
 
 KEY = "s3cret-key-123"
 

@@ -9,10 +9,9 @@ import sys
 
 import pytest
 
+from tests.conftest import Server
 from translator.cli.stream import parse_line
 from translator.protocol import ClientMessage, ProtocolError
-
-from .conftest import Server
 
 INPUT = (
     "A man is riding a bicycle. Two dogs are playing in the snow.\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -10,27 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Server
-
-
-def request(
-    server: Server, path: str, body: bytes | None = None, content_type: str | None = None, method: str | None = None
-) -> tuple[int, Any, str]:
-    req = urllib.request.Request(f"{server.http}{path}", data=body, method=method)
-    if content_type:
-        req.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as response:
-            raw = response.read().decode()
-            status, ctype = response.status, response.headers.get("content-type", "")
-    except urllib.error.HTTPError as exc:
-        raw, status, ctype = exc.read().decode(), exc.code, exc.headers.get("content-type", "")
-    return status, (json.loads(raw) if "json" in ctype else raw), ctype
-
-
-def post_json(server: Server, data: Any) -> tuple[int, Any]:
-    status, body, _ = request(server, "/translate", json.dumps(data).encode(), "application/json")
-    return status, body
+from tests.conftest import Server, metric, post_json, request
 
 
 def test_translate_a_string(server: Server) -> None:
@@ -109,13 +88,6 @@ def test_health_and_readiness(server: Server) -> None:
     assert status == 200 and body == {"status": "ok"}
     status, body, _ = request(server, "/readyz")
     assert status == 200 and body["status"] == "ready" and "en-de" in body["pairs"]
-
-
-def metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_metrics_count_translations_and_cache_hits(server: Server) -> None:

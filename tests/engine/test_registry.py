@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MODELS
 from translator.engine.registry import Registry, UnknownPairError, default_models_dir
-
-from .conftest import MODELS
 
 
 def test_discovers_the_shipped_models(registry: Registry) -> None:

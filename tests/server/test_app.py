@@ -14,13 +14,11 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from tests.conftest import MODELS, Server, metric
 from translator.client import StreamClient
 from translator.server.app import create_app
 from translator.server.settings import ServerConfig
 from translator.server.state import app_state
-
-from .conftest import MODELS, Server
-from .test_rest import metric
 
 
 @contextlib.contextmanager

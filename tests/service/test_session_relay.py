@@ -9,10 +9,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.conftest import RedisServer, Server
+from tests.conftest import server_metric as metric
 from translator.client import StreamClient
-
-from .conftest import RedisServer, Server
-from .test_shared_cache import metric
 
 
 async def watch(server: Server, name: str) -> ClientConnection:

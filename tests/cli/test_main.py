@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MODELS
 from translator.engine.corpus import SHARED_DATA
 from translator.engine.engine import resolve_compute_type, resolve_device
-
-from .conftest import MODELS
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Server
+from tests.conftest import ROOT, Server
 
 PY27 = Path(os.environ.get("TRANSLATOR_PY27", Path.home() / ".pyenv" / "versions" / "2.7.18" / "bin" / "python"))
 LIB = ROOT / "build" / "autobahn"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT, free_port
 from translator.server.settings import SETTINGS, ServerConfig, Setting, env_value
-
-from .conftest import ROOT, free_port
 
 
 def test_defaults() -> None:

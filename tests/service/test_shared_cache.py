@@ -12,35 +12,16 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import RedisServer, Server, free_port, open_stream, receive_until, send
+from tests.conftest import post_json_url as post_json
+from tests.conftest import server_metric as metric
 from translator.server.settings import ServerConfig
 from translator.service.shared_cache import SharedCache, safe_url
-
-from .conftest import RedisServer, Server, free_port
-from .test_ws import open_stream, receive_until, send
 
 
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
-
-
-def post_json(url: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def metric(server: Server, name: str, default: float | None = None) -> float:
-    """One sample of /metrics (``name`` with its labels, as printed)."""
-    with urllib.request.urlopen(f"{server.http}/metrics", timeout=30) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.rsplit(" ", 1)[1])
-    if default is None:
-        raise AssertionError(f"{name} not in /metrics")
-    return default
 
 
 async def final_of(server: Server, sentence: str) -> dict[str, Any]:
