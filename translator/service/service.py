@@ -4,18 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 from translator.engine.engine import TranslationOptions, texts_only
 from translator.engine.registry import ModelEntry, Registry
-from translator.service.batcher import MicroBatcher
+from translator.service.batcher import MicroBatcher, TranslateFn
 from translator.service.cache import PhraseCache
 from translator.service.metrics import Metrics
 from translator.service.shared_cache import SharedCache
 from translator.text import starts_with_prefix
+
+# Given the registry and a pair: the function the pair's batcher calls with texts and target prefixes.
+ModelFunction = Callable[[Registry, str, str], TranslateFn]
+
+
+def engine_function(registry: Registry, source: str, target: str) -> TranslateFn:
+    """The real model: load the pair's engine (once, shared) and translate with it."""
+    return partial(texts_only, registry.engine(source, target), source, target)
+
+
+def warm_phrases(text: str, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """The phrases of a warm-cache file by pair: each line a phrase for every pair, or
+    ``en-de<TAB>phrase`` for one pair (lines naming a pair that is not served are skipped)."""
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for line in text.splitlines():
+        pair, sep, phrase = line.partition("\t")
+        if sep and "-" in pair:
+            source, _, target = pair.strip().lower().partition("-")
+            keys = [(source, target)] if (source, target) in pairs else []
+        else:
+            phrase, keys = line, list(pairs)
+        if phrase.strip():
+            for key in keys:
+                wanted.setdefault(key, []).append(phrase.strip())
+    return wanted
 
 
 class TranslationService:
@@ -31,8 +56,11 @@ class TranslationService:
         batch_wait_ms: float = 3.0,
         max_queue: int = 1024,
         shared_cache: SharedCache | None = None,
+        model_function: ModelFunction | None = None,
     ) -> None:
         self.registry = registry
+        # How a pair's texts reach its model (a test may pass a fake; the default loads the engine).
+        self._model_function = model_function or engine_function
         self.cache = PhraseCache(cache_size)
         self.shared_cache = shared_cache
         self.metrics = Metrics(
@@ -60,9 +88,9 @@ class TranslationService:
                 # Hash the model files now, off the event loop, rather than at the first request.
                 self._fingerprints[entry.path] = await loop.run_in_executor(None, self._fingerprint, entry)
         for source, target in self.registry.pairs():
-            engine = await loop.run_in_executor(self._executor, self.registry.engine, source, target)
+            translate = await loop.run_in_executor(self._executor, self._model_function, self.registry, source, target)
             self._batchers[(source, target)] = MicroBatcher(
-                partial(texts_only, engine, source, target),
+                translate,
                 self._executor,
                 workers=self.threads,
                 on_batch=self._observe_batch,
@@ -77,17 +105,7 @@ class TranslationService:
         every pair. Returns the number of translations cached.
         """
         lines = await asyncio.get_running_loop().run_in_executor(None, path.read_text, "utf-8")
-        wanted: dict[tuple[str, str], list[str]] = {}
-        for line in lines.splitlines():
-            pair, sep, text = line.partition("\t")
-            if sep and "-" in pair:
-                source, _, target = pair.strip().lower().partition("-")
-                pairs = [(source, target)] if (source, target) in self.pairs() else []
-            else:
-                text, pairs = line, self.pairs()
-            if text.strip():
-                for key in pairs:
-                    wanted.setdefault(key, []).append(text.strip())
+        wanted = warm_phrases(lines, self.pairs())
         count = 0
         for (source, target), texts in wanted.items():
             for start in range(0, len(texts), 32):
