@@ -1,0 +1,5 @@
+import sys
+
+from translator.cli.main import main
+
+sys.exit(main())
