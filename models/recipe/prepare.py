@@ -188,6 +188,7 @@ def main() -> None:
     stats["general-human-pairs"] = len(general["human"])
     stats["general-mt-pairs"] = len(general["mt"])
     stats["prefix-pairs"] = len(prefixes)
+    stats["prepare-args"] = {k: str(v) for k, v in vars(args).items()}
     (work / "data-stats.json").write_text(json.dumps(stats, indent=2) + "\n")
     print(json.dumps(stats, indent=2))
 

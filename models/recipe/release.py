@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from translator.engine.convert import convert
-from translator.engine.corpus import multi30k_test, read_lines
+from translator.engine.corpus import bcontrast_test, multi30k_test, news_dev, read_lines
 from translator.engine.engine import Engine, TranslationOptions
 from translator.engine.evaluate import evaluate
 
@@ -107,14 +108,23 @@ def main() -> None:
     tests = {
         "multi30k-test2016": multi30k_test(args.source, args.target),
         "tatoeba-test": (data / f"tatoeba-test.{pair}.{args.source}", data / f"tatoeba-test.{pair}.{args.target}"),
+        # General domain: newstest2020 is the dev set (decisions are made on it); BConTrasT is reported once.
+        "newstest2020-dev": news_dev(args.source, args.target),
+        "bcontrast-test": bcontrast_test(args.source, args.target),
     }
+    tests = {name: paths for name, paths in tests.items() if paths[0].exists() and paths[1].exists()}
     results: dict[str, dict] = {}
     for label, model_dir, compute in (("int8", out, "int8"), ("float32", fp32, "float32")):
         engine = Engine(model_dir, device="cpu", compute_type=compute)
         entry: dict[str, object] = {}
         for name, (src, ref) in tests.items():
             result, _ = evaluate(engine, read_lines(src), read_lines(ref), source=args.source, target=args.target)
-            entry[name] = {"bleu": result.bleu, "chrf": result.chrf, "sentences": result.sentences}
+            entry[name] = {
+                "bleu": result.bleu,
+                "chrf": result.chrf,
+                "sentences": result.sentences,
+                "loops": result.loops,
+            }
             entry["bleu_signature"] = result.bleu_signature
         sentences = read_lines(tests["multi30k-test2016"][0])[: args.speed_sentences]
         entry["speed"] = speed(engine, sentences, args.source, args.target)
@@ -147,7 +157,49 @@ def _train_state(run: Path) -> dict:
 LANGUAGE_NAMES = {"en": "English", "de": "German"}
 
 
+def general_data(report: dict) -> str:
+    """The model card's lines on the general-domain data, when the release was trained on it."""
+    stats = report["data_stats"]
+    if not stats.get("general-human-pairs"):
+        return ""
+    a = stats.get("prepare-args", {})
+    return f"""- **General-domain news and dialogue** (`general/`; see its README for how the pairs were made):
+  {stats["general-human-pairs"]:,} human translations — WMT news test sets 2008–2019, 2021, 2023 (WMT's terms:
+  research use; cite that year's WMT findings paper) and BConTrasT dialogue (Unbabel; CC-BY-SA-4.0, Farajian
+  et al. 2020) — repeated {a.get("general_human_repeat", "2")}×, and {stats["general-mt-pairs"]:,} **machine-translated** pairs:
+  WMT21/WMT23 test-suite sources with one research system's output each, chosen by consensus (Akhbardeh et al.
+  2021; Kocmi et al. 2023), repeated {a.get("general_mt_repeat", "1")}×. Part of what this model learned is
+  therefore machine translation output.
+- **Prefix pairs** for streaming: {stats.get("prefix-pairs", 0):,} source prefixes cut after a random word, with
+  the target cut at the same proportion of its words and no sentence-final punctuation, so that a growing
+  sentence is translated as a prefix rather than completed with an invented ending.
+"""
+
+
+def general_table(report: dict) -> str:
+    """General-domain BLEU/chrF and repetition loops (newstest2020 dev, BConTrasT test), when measured."""
+    rows = []
+    for label in ("int8", "float32"):
+        r = report["results"][label]
+        if "newstest2020-dev" not in r:
+            return ""
+        news, chat = r["newstest2020-dev"], r.get("bcontrast-test", {})
+        rows.append(
+            f"| {label} | {news['bleu']} / {news['chrf']} | {chat.get('bleu', '–')} / {chat.get('chrf', '–')} "
+            f"| {100 * news.get('loops', 0):.1f} % |"
+        )
+    return (
+        "\n| | newstest2020 (dev) BLEU / chrF | BConTrasT test BLEU / chrF | outputs with a repetition loop (dev) |\n"
+        "|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
 def model_card(report: dict) -> str:
+    """The model card, without the blank lines that absent optional sections leave."""
+    return re.sub(r"\n{3,}", "\n\n", _model_card(report))
+
+
+def _model_card(report: dict) -> str:
     pair = report["pair"]
     source, target = pair.split("-")
     r, a, st = report["results"], report["train_args"], report["train_state"]
@@ -170,7 +222,8 @@ Trained only on the parallel text in `../shared/data` (see its `SOURCES.md`):
   English-German Image Descriptions*): the 29,000 training pairs, repeated {a.get("multi30k_repeat", "2")}×
   (in-domain oversampling); `val` for development; `test_2016_flickr` only for the figures below.
 
-A joint SentencePiece unigram model (8,000 pieces) over both languages is the source and target tokenizer.
+{general_data(report)}
+A joint SentencePiece unigram model ({report["data_stats"].get("prepare-args", {}).get("vocab_size", "8,000")} pieces) over both languages is the source and target tokenizer.
 
 ## Model
 
@@ -193,6 +246,7 @@ batches of 32, one thread (median of 3 runs, both compute types measured in the 
 | int8 (shipped) | {i8["multi30k-test2016"]["bleu"]} | {i8["multi30k-test2016"]["chrf"]} | {i8["tatoeba-test"]["bleu"]} | {i8["tatoeba-test"]["chrf"]} | {i8["speed"]["batch1"]} | {i8["speed"]["batch32"]} | {i8["model_bin_mb"]} MB |
 | float32 | {f32["multi30k-test2016"]["bleu"]} | {f32["multi30k-test2016"]["chrf"]} | {f32["tatoeba-test"]["bleu"]} | {f32["tatoeba-test"]["chrf"]} | {f32["speed"]["batch1"]} | {f32["speed"]["batch32"]} | {f32["model_bin_mb"]} MB |
 
+{general_table(report)}
 All numbers are in [`eval.json`](eval.json).
 
 ## Reproduce
@@ -200,7 +254,7 @@ All numbers are in [`eval.json`](eval.json).
 ```sh
 pip install -e '.[train]'
 python models/recipe/prepare.py
-python models/recipe/train.py --source {source} --target {target} --bf16 --warmup {a["warmup"]}   # resumable
+python models/recipe/train.py --source {source} --target {target} --warmup {a["warmup"]}   # resumable; --device cuda --bf16 on a GPU
 python models/recipe/release.py --source {source} --target {target}
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```

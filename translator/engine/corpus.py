@@ -44,3 +44,14 @@ def multi30k_test_pairs(source: str, target: str, data: Path = SHARED_DATA) -> l
     if not src.exists() or not ref.exists():
         return None
     return read_pairs(src, ref)
+
+
+def news_dev(source: str, target: str, data: Path = SHARED_DATA) -> tuple[Path, Path]:
+    """newstest2020 for a direction (``general/dev.*`` is the en→de set, ``general/dev_deen.*`` de→en)."""
+    stem = "dev" if (source, target) == ("en", "de") else "dev_deen"
+    return data / "general" / f"{stem}.{source}.gz", data / "general" / f"{stem}.{target}.gz"
+
+
+def bcontrast_test(source: str, target: str, data: Path = SHARED_DATA) -> tuple[Path, Path]:
+    """BConTrasT test1 (customer-agent dialogue, both directions; a public test set: report, never tune)."""
+    return data / "general" / f"test_bcontrast.{source}.gz", data / "general" / f"test_bcontrast.{target}.gz"

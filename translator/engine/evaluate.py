@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import sacrebleu
 from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, TranslationOptions
 
-__all__ = ["EvalResult", "evaluate", "read_lines"]
+__all__ = ["EvalResult", "evaluate", "read_lines", "repetition_loop"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,30 @@ class EvalResult:
     seconds: float
     sentences_per_second: float
     bleu_signature: str
+    # Share of outputs with a repetition loop (see repetition_loop).
+    loops: float = 0.0
+
+
+def _runs(items: list[str], size: int, least: int) -> bool:
+    """Whether some block of ``size`` items repeats ``least`` times in a row."""
+    for start in range(size):
+        blocks = [tuple(items[i : i + size]) for i in range(start, len(items) - size + 1, size)]
+        run = 1
+        for previous, current in itertools.pairwise(blocks):
+            run = run + 1 if current == previous else 1
+            if run >= least:
+                return True
+    return False
+
+
+def repetition_loop(text: str, *, words: int = 4, chars: int = 4) -> bool:
+    """Whether a translation degenerated into a loop: a word n-gram (n ≤ 3) repeated ``words`` times in a
+    row, or a sequence of 2–6 letters repeated ``chars`` times in a row inside a word
+    (``„SSchordordordninginginging“``). Numbers are not loops."""
+    tokens = text.split()
+    if any(_runs(tokens, n, words) for n in (1, 2, 3)):
+        return True
+    return any(_runs(list(token), size, chars) for token in tokens if not token.isdigit() for size in range(2, 7))
 
 
 def evaluate(
@@ -49,5 +74,6 @@ def evaluate(
         seconds=round(seconds, 3),
         sentences_per_second=round(len(sources) / seconds, 1) if seconds > 0 else 0.0,
         bleu_signature=str(bleu.get_signature()),
+        loops=round(sum(map(repetition_loop, hyps)) / max(1, len(hyps)), 4),
     )
     return result, hyps
