@@ -6,6 +6,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,10 +259,12 @@ def check_stream_guarantees(messages: list[dict[str, Any]], sources: list[str], 
         assert seg not in done, f"{m['type']} for segment {seg} after its final"
         if m["type"] == "partial":
             assert m["stable"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert keeps_words(m["stable"], stable.get(seg, "")), (stable.get(seg), m)
             assert set(m) == {"type", "segment", "source", "stable", "unstable"}
             stable[seg] = m["stable"]
         else:
             assert m["text"].startswith(stable.get(seg, "")), (stable.get(seg), m)
+            assert keeps_words(m["text"], stable.get(seg, "")), (stable.get(seg), m)
             assert m["text"]
             assert isinstance(m["cached"], bool) and m["latency_ms"] >= 0
             done.add(seg)
@@ -294,6 +297,13 @@ def metric(text: str, name: str) -> float:
     return 0.0
 
 
+def keeps_words(text: str, stable: str) -> bool:
+    """The stability promise at word level: the words of ``text`` start with every word of ``stable``,
+    none of them extended or changed (``Land`` -> ``Lande`` breaks it)."""
+    words = stable.split()
+    return text.split()[: len(words)] == words
+
+
 def fake_translate(source: str, prefix: str) -> str:
     """Word-by-word 'translation' that revises its last word, like a real model on a growing input."""
     words = [w.upper() for w in source.split()]
@@ -313,9 +323,11 @@ def check_state_guarantees(messages: list[dict[str, object]], expected_sources: 
         assert seg not in finished, f"message for segment {seg} after its final"
         if m["type"] == "partial":
             assert str(m["stable"]).startswith(stable.get(seg, ""))
+            assert keeps_words(str(m["stable"]), stable.get(seg, ""))
             stable[seg] = str(m["stable"])
         else:
             assert str(m["text"]).startswith(stable.get(seg, ""))
+            assert keeps_words(str(m["text"]), stable.get(seg, ""))
             finished.add(seg)
 
 
@@ -336,3 +348,140 @@ def post_json_url(url: str, body: dict[str, Any]) -> Any:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+class TcpProxy:
+    """A TCP proxy on a free loopback port to ``upstream`` (a port; it may be changed for new
+    connections), in a thread of its own, for tests of lost connections: ``lose_replies`` (``lose_requests``)
+    makes what the server (the client) sends vanish on the way, as on a dying network; ``drop()`` resets
+    every connection (RST both ways, no close frame), as a failing network or a killed proxy does."""
+
+    def __init__(self, upstream: int) -> None:
+        import threading
+
+        self.upstream = upstream
+        self.port = free_port()
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+        self.lose_replies = False
+        self.lose_requests = False
+        self.connections = 0  # accepted so far
+        self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._loop = asyncio.new_event_loop()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the proxy did not start")
+
+    def _run(self, started: Any) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def serve() -> asyncio.Server:
+            return await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+        self._server = self._loop.run_until_complete(serve())
+        started.set()
+        self._loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        except OSError:
+            writer.close()
+            return
+        pair = (writer, up_writer)
+        self._pairs.add(pair)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, replies: bool) -> None:
+            while data := await src.read(65536):
+                if self.lose_replies if replies else self.lose_requests:
+                    continue
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._pairs.discard(pair)
+            for w in pair:
+                w.close()
+
+    def drop(self) -> None:
+        """Reset every open connection, both ways."""
+        import socket
+        import struct
+
+        async def reset() -> None:
+            for pair in list(self._pairs):
+                for w in pair:
+                    sock = w.get_extra_info("socket")
+                    if sock is not None and sock.fileno() >= 0:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    w.transport.abort()
+            self._pairs.clear()
+
+        asyncio.run_coroutine_threadsafe(reset(), self._loop).result(10)
+
+    def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+        self.drop()
+
+        async def close() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+class _Signature(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.events: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.events.append(self.get_starttag_text() or tag)
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(f"</{tag}>")
+
+    def handle_comment(self, data: str) -> None:
+        self.events.append(f"<!--{data}-->")
+
+    def handle_decl(self, decl: str) -> None:
+        self.events.append(f"<!{decl}>")
+
+
+def html_signature(html: str) -> list[str]:
+    """Everything in an HTML text but its translatable text: the tags as written (attributes and their
+    entities included), comments and declarations, in order."""
+    parser = _Signature()
+    parser.feed(html)
+    parser.close()
+    return parser.events
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its content type: ``files`` maps a field to (file name, content)."""
+    boundary = "----translator-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    for name, (filename, content) in files.items():
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+        parts.append(head.encode() + b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"

@@ -13,13 +13,22 @@ from tests.conftest import check_state_guarantees as check_guarantees
 from tests.conftest import fake_translate
 from translator.protocol import ClientMessage, ProtocolError, parse_client_message
 from translator.segment import cut_complete, split_sentences
-from translator.streaming import StreamState
+from translator.streaming import StabilityPolicy, StreamState
 from translator.text import keep_prefix
 
 texts = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60) | st.sampled_from(
     ["", " ", "\n", ". ", "Hello. World", "x" * 5000, "Mr. Smith.", "\ud800", "a\x00b\x1fc", "…!? ¿¡"]
 )
-operations = st.lists(st.tuples(st.sampled_from(["append", "replace", "commit", "work"]), texts), max_size=40)
+operations = st.lists(st.tuples(st.sampled_from(["append", "replace", "commit", "pause", "work"]), texts), max_size=40)
+policies = st.builds(
+    StabilityPolicy,
+    anchor=st.sampled_from(["forced", "bias", "none"]),
+    agreement=st.integers(2, 4),
+    hypotheses=st.integers(1, 3),
+    mask=st.integers(0, 3),
+    strip_end=st.booleans(),
+    free_final=st.booleans(),
+)
 
 
 @given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
@@ -48,9 +57,11 @@ def test_cut_complete_loses_no_text(text: str) -> None:
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-@given(operations)
-def test_random_interleavings_keep_the_guarantees(ops: list[tuple[str, str]]) -> None:
-    state = StreamState()
+@given(operations, policies, st.sampled_from([0, 1, 3, 40]))
+def test_random_interleavings_keep_the_guarantees(
+    ops: list[tuple[str, str]], policy: StabilityPolicy, max_words: int
+) -> None:
+    state = StreamState(policy=policy, max_words=max_words)
     messages: list[dict[str, object]] = []
     expected_sources: list[str] = []
 
@@ -73,6 +84,8 @@ def test_random_interleavings_keep_the_guarantees(ops: list[tuple[str, str]]) ->
             state.apply(ClientMessage("replace", clean))
         elif op == "commit":
             state.apply(ClientMessage("commit"))
+        elif op == "pause":
+            state.pause()
         else:
             work()
     state.apply(ClientMessage("commit"))
@@ -85,3 +98,23 @@ def test_random_interleavings_keep_the_guarantees(ops: list[tuple[str, str]]) ->
 @given(st.text(max_size=30), st.text(max_size=30))
 def test_keep_prefix_always_keeps_it(prefix: str, text: str) -> None:
     assert keep_prefix(prefix, text).startswith(prefix)
+
+
+@given(
+    st.lists(st.text(alphabet="abc. ", min_size=1, max_size=8), max_size=30),
+    st.sampled_from([1, 2, 5, 40]),
+    st.lists(st.booleans(), max_size=30),
+)
+def test_length_and_pause_cuts_drop_nothing(chunks: list[str], max_words: int, pauses: list[bool]) -> None:
+    state = StreamState(max_words=max_words)
+    sources: list[str] = []
+    for chunk, pause in zip(chunks, pauses + [False] * len(chunks), strict=False):
+        state.append(chunk)
+        if pause:
+            state.pause()
+        sources += [job.source for job in state.take_finals()]
+        assert len(state.open_source.split()) <= max(max_words, 1) or not state.open_source
+    state.commit()
+    sources += [job.source for job in state.take_finals()]
+    # Every character accepted, in order (a pause may end a word that the next chunk continues).
+    assert "".join("".join(sources).split()) == "".join("".join(chunks).split())

@@ -89,3 +89,36 @@ def test_server_messages_are_todays_json() -> None:
 def test_encode_keeps_non_ascii_text() -> None:
     assert encode(Partial(0, "Straße", "Straße", "")) == Partial(0, "Straße", "Straße", "").to_json()
     assert "ß" in encode({"type": "final", "text": "Straße"})
+
+
+def test_ack_and_the_resume_fields() -> None:
+    from translator.protocol import ResumeInfo
+
+    assert parse_client_message('{"type": "ack", "segment": 3}') == ClientMessage("ack", segment=3)
+    assert ClientMessage("ack", segment=-1).to_dict() == {"type": "ack", "segment": -1}
+    for bad in ('{"type": "ack"}', '{"type": "ack", "segment": true}', '{"type": "ack", "segment": -2}'):
+        with pytest.raises(ProtocolError) as info:
+            parse_client_message(bad)
+        assert info.value.code == "invalid_segment"
+    ready = Ready("en", "de", "en-de", 100, True, 10, resume=ResumeInfo("TOKEN", 60.0))
+    assert ready.to_dict()["resume"] == "TOKEN" and ready.to_dict()["resume_seconds"] == 60
+    assert "resumed" not in ready.to_dict() and "resume" not in Ready("en", "de", "m", 1, True, 1).to_dict()
+    resumed = ResumeInfo("T", 1.5, resumed=True, segment=3, received=17, open_text_chars=12).to_dict()
+    assert resumed == {
+        "resume": "T",
+        "resume_seconds": 1.5,
+        "resumed": True,
+        "segment": 3,
+        "received": 17,
+        "open_text_chars": 12,
+    }
+    error = Error("resume_failed", "cannot resume", reason="expired").to_dict()
+    assert error == {"type": "error", "code": "resume_failed", "message": "cannot resume", "reason": "expired"}
+
+
+def test_detected_message() -> None:
+    from translator.protocol import Detected
+
+    message = Detected("en", 0.98765, "en-de")
+    assert message.to_dict() == {"type": "detected", "language": "en", "confidence": 0.988, "model": "en-de"}
+    assert message.to_json() == '{"type": "detected", "language": "en", "confidence": 0.988, "model": "en-de"}'

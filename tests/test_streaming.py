@@ -10,8 +10,10 @@ import random
 
 from tests.conftest import check_state_guarantees as check_guarantees
 from tests.conftest import fake_translate
+from translator.decoding import Hypotheses, Prefix
 from translator.protocol import ClientMessage, Final, Partial
-from translator.streaming import FinalJob, PartialJob, StreamState, translate_pending
+from translator.segment import model_input
+from translator.streaming import FinalJob, PartialJob, StabilityPolicy, StreamState, translate_pending
 from translator.text import keep_prefix
 
 
@@ -68,7 +70,7 @@ def test_replace_uses_the_whole_hypothesis() -> None:
 
 
 def test_local_agreement_grows_the_stable_prefix() -> None:
-    state = StreamState()
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
     state.append("a b c ")
     job = state.next_partial()
     assert job is not None
@@ -130,7 +132,7 @@ def test_has_work_says_what_is_due() -> None:
 
 
 def test_results_are_protocol_messages() -> None:
-    state = StreamState()
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
     state.append("a b ")
     job = state.next_partial()
     assert job is not None
@@ -143,10 +145,11 @@ def test_results_are_protocol_messages() -> None:
 
 
 def test_translate_pending_sends_finals_before_the_partial() -> None:
-    state = StreamState()
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
     state.append("One two. Three ", now=1.0)
     messages = list(translate_pending(state, fake_batch, clock=lambda: 1.5))
-    assert messages == [Final(0, "One two.", "ONE TWO.?", False, 500.0), Partial(1, "Three", "", "THREE?")]
+    # The partial's source has no sentence end, so neither has its translation ("?" stripped).
+    assert messages == [Final(0, "One two.", "ONE TWO.?", False, 500.0), Partial(1, "Three", "", "THREE")]
     state.append("four ")
     assert list(translate_pending(state, fake_batch, partials=False)) == []
     assert not state.has_work(partials=False)
@@ -185,3 +188,136 @@ def test_random_chunking_keeps_every_guarantee() -> None:
         state.commit()
         drive(state, messages)
         check_guarantees(messages, sentences)
+
+
+# Stability policy, segment cuts and revisions ----------------------------------------------------
+
+
+def partial(state: StreamState, translation: str) -> Partial:
+    job = state.next_partial()
+    assert job is not None
+    message = state.partial_result(job, translation)
+    assert message is not None
+    return message
+
+
+def test_no_invented_sentence_end_in_a_partial() -> None:
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
+    state.append("a man is ")
+    assert partial(state, "Ein Mann ist.").text == "Ein Mann ist"
+    state.append("riding. ")  # the source ends a sentence now: so may the translation
+    assert partial(state, "Ein Mann fährt.").text == "Ein Mann fährt."
+
+
+def test_mask_holds_back_the_tail_of_an_unfinished_sentence() -> None:
+    state = StreamState(policy=StabilityPolicy(mask=2, display_agreed=False))
+    state.append("a b c d ")
+    assert partial(state, "A B C D").text == "A B"
+    state.append("e ")
+    second = partial(state, "A B C D E")
+    # "A B C D" agree; stable are those followed by another agreed word; the display never shows less.
+    assert second.stable == "A B C" and second.text == "A B C"
+
+
+def test_stable_text_grows_by_whole_words_and_the_final_keeps_them() -> None:
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
+    state.append("on the land ")
+    partial(state, "auf dem Land und")
+    state.append("and ")
+    assert partial(state, "auf dem Land und dann").stable == "auf dem Land"
+    state.commit()
+    [job] = state.take_finals()
+    # A translation that extends a stable word ("Land" -> "Lande") is cut back to the stable words.
+    final = StreamState.final_result(job, "auf dem Lande und dann.")
+    assert final.text.split()[:3] == ["auf", "dem", "Land"]
+    assert StreamState.final_result(job, "auf dem Land und dann.").text == "auf dem Land und dann."
+
+
+def test_hypotheses_that_contradict_the_stable_text_are_not_shown() -> None:
+    state = StreamState(policy=StabilityPolicy(display_agreed=False))
+    state.append("a b c ")
+    partial(state, "A B C")
+    state.append("d ")
+    assert partial(state, "A B C D").stable == "A B"
+    state.append("e ")
+    shown = partial(state, "X Y Z W V")
+    assert shown.stable == "A B" and shown.unstable == "" and state.contradictions == 1
+
+
+def test_n_best_display_shows_what_the_hypotheses_share() -> None:
+    state = StreamState(policy=StabilityPolicy(hypotheses=3, display_agreed=False))
+    state.append("a b c ")
+    assert partial(state, Hypotheses("A B C", ("A B C", "A B D", "A X"))).text == "A"
+
+
+def test_final_jobs_ask_for_a_free_decoding_that_keeps_the_stable_words() -> None:
+    state = StreamState()
+    state.append("a b c ")
+    partial(state, "A B C")
+    state.append("d ")
+    partial(state, "A B C D")
+    state.commit()
+    [job] = state.take_finals()
+    assert isinstance(job.prefix, Prefix) and job.prefix == "A B" and job.prefix.free
+    assert StreamState(policy=StabilityPolicy(free_final=False)).policy.final_prefix("A").free is False
+
+
+def test_revisions_give_the_offline_translation_and_say_so() -> None:
+    state = StreamState(policy=StabilityPolicy(display_agreed=False), revisions=True)
+    state.append("a b c ")
+    partial(state, "A B C")
+    state.append("d ")
+    partial(state, "A B C D")
+    state.commit()
+    [job] = state.take_finals()
+    assert job.decoding is None  # translated whole, as offline
+    revised = StreamState.final_result(job, "X B C D.")
+    assert revised.text == "X B C D." and revised.revised and revised.to_dict()["revised"] is True
+    kept = StreamState.final_result(job, "A B C D.")
+    assert not kept.revised and "revised" not in kept.to_dict()
+
+
+def test_a_pause_ends_the_open_segment() -> None:
+    state = StreamState()
+    assert state.pause_deadline(1.0) is None
+    state.append("so we meet again", now=10.0)
+    assert state.pause_deadline(0.0) is None  # pauses off
+    assert state.pause_deadline(1.0) == 11.0
+    state.pause(11.0)
+    assert state.take_finals() == [FinalJob(0, "so we meet again", "", 11.0)]
+    assert state.pause_deadline(1.0) is None and state.open_text == ""
+
+
+def test_a_long_segment_without_a_sentence_end_is_cut() -> None:
+    state = StreamState(max_words=5)
+    for word in "one two three four five six seven".split():
+        state.append(word + " ")
+    [job] = state.take_finals()
+    assert job.source == "one two three four five"
+    assert state.open_text.split() == ["six", "seven"]
+    state.append("eight nine ten eleven twelve thirteen fourteen fifte")  # the word being typed stays open
+    assert [j.source for j in state.take_finals()] == ["six seven eight nine ten"]
+    assert state.open_text.split() == ["eleven", "twelve", "thirteen", "fourteen", "fifte"]
+
+
+def test_lowercase_unpunctuated_input_is_translated_as_a_sentence() -> None:
+    assert model_input("a man is riding", final=True) == "A man is riding."
+    assert model_input("a man is riding", final=False) == "A man is riding"
+    assert model_input("Hello there", final=True) == "Hello there"  # written text is left alone
+    assert model_input("is it", final=True) == "Is it."
+    assert model_input("wait.", final=True) == "Wait."
+
+
+def test_the_display_shows_only_agreed_words_of_an_unfinished_sentence() -> None:
+    state = StreamState()  # the default policy
+    state.append("a man is ")
+    assert partial(state, "Ein Mann ist").text == ""  # nothing to agree with yet
+    state.append("riding ")
+    second = partial(state, "Ein Mann fährt")
+    # Agreed: "Ein Mann"; both are followed by another word in both hypotheses, so both are stable.
+    assert second.stable == "Ein Mann" and second.text == "Ein Mann"
+    state.append("a ")
+    third = partial(state, "Ein Mann fährt ein")
+    assert third.stable == "Ein Mann" and third.text == "Ein Mann fährt"  # "fährt" agreed, not yet stable
+    state.append("a bicycle. ")
+    assert partial(state, "Ein Mann fährt Fahrrad.").text == "Ein Mann fährt Fahrrad."  # ended: all of it

@@ -2,7 +2,7 @@
 
 Client → server: ``parse_client_message`` turns a text frame into a ``ClientMessage`` (or raises
 ``ProtocolError``). Server → client: one frozen dataclass per message (``Ready``, ``ViewerReady``, ``Pong``,
-``Partial``, ``Final``, ``Error``); ``to_dict()`` gives the message's JSON object (keys in wire order) and
+``Partial``, ``Final``, ``Error``, ``Detected``); ``to_dict()`` gives the message's JSON object (keys in wire order) and
 ``to_json()`` its text frame. This module is where the server's JSON is produced (``encode``).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias
 
 PROTOCOL_VERSION = 1
-MESSAGE_TYPES = ("append", "replace", "commit", "ping")
+MESSAGE_TYPES = ("append", "replace", "commit", "ping", "ack")
 
 
 class ProtocolError(ValueError):
@@ -28,13 +28,17 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class ClientMessage:
-    type: Literal["append", "replace", "commit", "ping"]
+    type: Literal["append", "replace", "commit", "ping", "ack"]
     text: str = ""
+    # ``ack``: the client has received the finals of every segment up to this one (resume: kept until then).
+    segment: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         """The message as a client sends it (``text`` only where the type has one)."""
         if self.type in ("append", "replace"):
             return {"type": self.type, "text": self.text}
+        if self.type == "ack":
+            return {"type": self.type, "segment": self.segment}
         return {"type": self.type}
 
 
@@ -55,6 +59,11 @@ def parse_client_message(raw: str) -> ClientMessage:
         if not isinstance(text, str):
             raise ProtocolError("invalid_text", f"'{kind}' needs a string field 'text'")
         return ClientMessage(kind, _clean(text))
+    if kind == "ack":
+        segment = data.get("segment")
+        if not isinstance(segment, int) or isinstance(segment, bool) or segment < -1:
+            raise ProtocolError("invalid_segment", "'ack' needs an integer field 'segment' (-1: none yet)")
+        return ClientMessage(kind, segment=segment)
     return ClientMessage(kind)
 
 
@@ -88,6 +97,29 @@ class _Message:
 
 
 @dataclass(frozen=True)
+class ResumeInfo:
+    """The ``ready`` message's resume fields: the stream's token and how long a dropped stream is kept; on a
+    resumed stream also its open segment, how many client messages the server had read (the client sends
+    the later ones again) and how much open text it holds."""
+
+    token: str
+    seconds: float
+    resumed: bool = False
+    segment: int = 0
+    received: int = 0
+    open_text_chars: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        seconds = int(self.seconds) if float(self.seconds).is_integer() else self.seconds
+        data: dict[str, Any] = {"resume": self.token, "resume_seconds": seconds}
+        if self.resumed:
+            data.update(
+                resumed=True, segment=self.segment, received=self.received, open_text_chars=self.open_text_chars
+            )
+        return data
+
+
+@dataclass(frozen=True)
 class Ready(_Message):
     """The first message of a stream: what it translates and under which limits."""
 
@@ -100,6 +132,7 @@ class Ready(_Message):
     max_messages_per_second: int
     session: str | None = None
     protocol: int = PROTOCOL_VERSION
+    resume: ResumeInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -114,6 +147,8 @@ class Ready(_Message):
         }
         if self.session:
             data["session"] = self.session
+        if self.resume is not None:
+            data.update(self.resume.to_dict())
         return data
 
 
@@ -174,6 +209,8 @@ class Final(_Message):
     cached: bool
     latency_ms: float
     failed: bool = False
+    # Only on streams opened with ?revisions=true: the text does not start with the stable text shown.
+    revised: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -186,6 +223,8 @@ class Final(_Message):
         }
         if self.failed:
             data["failed"] = True
+        if self.revised:
+            data["revised"] = True
         return data
 
 
@@ -197,12 +236,35 @@ class Error(_Message):
     code: str
     message: str
     segment: int | None = None
+    # Why, where a code has several causes (``resume_failed``: unknown, expired, forbidden, in_use, ...).
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
         if self.segment is not None:
             data["segment"] = self.segment
+        if self.reason is not None:
+            data["reason"] = self.reason
         return data
 
 
-ServerMessage: TypeAlias = Ready | ViewerReady | Pong | Partial | Final | Error
+@dataclass(frozen=True)
+class Detected(_Message):
+    """``source=auto``: the language the stream's first words are in (``confidence`` 0..1), and the model
+    that translates them from now on."""
+
+    type: ClassVar[Literal["detected"]] = "detected"
+    language: str
+    confidence: float
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "language": self.language,
+            "confidence": round(self.confidence, 3),
+            "model": self.model,
+        }
+
+
+ServerMessage: TypeAlias = Ready | ViewerReady | Pong | Partial | Final | Error | Detected

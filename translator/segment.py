@@ -74,3 +74,19 @@ def _is_boundary(before: str, after: str) -> bool:
             if after[:1].islower() or next_word in _MONTHS:  # "am 3. Mai", "der 2. und"
                 return False
     return not after[:1].islower()
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
+
+
+def model_input(source: str, *, final: bool) -> str:
+    """What the model translates for a segment's ``source``. Text written with capitals is unchanged.
+    Text without a single capital letter (a speech recognizer's) gets a capital first letter, as the
+    models saw in training, and for a final a full stop if it has no sentence end: a lowercase,
+    unpunctuated segment is then translated as the sentence it stands for."""
+    if not source or any(c.isupper() for c in source):
+        return source
+    text = source[0].upper() + source[1:]
+    if final and text[-1:].isalnum() and not _ENDS_SENTENCE.search(text):
+        text += "."
+    return text

@@ -22,34 +22,108 @@ Driving it (the server's connection, ``translator stream``, ``translator models 
 
 ``translate_pending`` is that loop for callers that translate synchronously.
 
-Stability policy (local agreement with a forced prefix): the open segment is re-translated each
-time its source grows, with the current stable text forced as the start of the translation
-(``target_prefix``). Words on which two successive translations agree, and which are followed by
-another word in both, become stable. The final translation is forced to start with the stable text
-too, which is what makes the guarantee hold; what that costs in quality is measured in the README.
+Stability policy (``StabilityPolicy``; what each knob costs and buys is measured by ``translator models
+stability --sweep`` and shown in the README): the open segment is re-translated each time its source
+grows, by default with the stable text forced as the start of the translation (or, as measured
+alternatives, without a prefix, or with a soft bias toward the previous hypothesis: CTranslate2's
+``prefix_bias_beta``). Words on which successive hypotheses agree, each followed by another word in all
+of them, become stable: stable text grows by whole words and no stable word is ever extended or changed.
+The display of an unfinished sentence shows only the words the previous hypothesis had too (and may hold
+back ``mask`` more), and never ends with sentence punctuation its source does not have. The final is
+decoded freely (the beam's n-best) and is the best hypothesis that starts with the stable words; only when
+none does is the stable text forced, which is what makes the guarantee hold. A stream with ``revisions``
+gets the free best instead, marked ``revised`` when it contradicts the stable text.
+
+Segments end at sentence ends, on ``commit``, after a pause (``pause``, called by the driver when no
+input came for a while) and when the open segment reaches ``max_words`` words without a sentence end.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from translator.decoding import Prefix, alternatives_of
 from translator.protocol import ClientMessage, Final, Partial
-from translator.segment import cut_complete, split_sentences
-from translator.text import common_prefix_words, keep_prefix, normalize_spaces
+from translator.segment import cut_complete, model_input, split_sentences
+from translator.text import keep_prefix, normalize_spaces, starts_with_words
 
-# Sources and the prefixes their translations must start with (None: no prefix) -> translations.
+# Sources and the prefixes their translations must start with (None: no prefix; a ``Prefix`` says how to
+# use it) -> translations (a ``Hypotheses`` carries the n-best).
 Translate = Callable[[list[str], list[str | None]], list[str]]
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*$")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class StabilityPolicy:
+    """How partials settle and how finals are decoded. The default is the one chosen on dev data."""
+
+    # What anchors a partial's decoding: "forced" (the stable text is forced as its start), "bias" (a soft
+    # bias toward the previous hypothesis, CTranslate2's prefix_bias_beta = ``bias``) or "none" (a fresh
+    # re-translation; hypotheses that contradict the stable text are not shown).
+    anchor: str = "forced"
+    bias: float = 0.5
+    # A word becomes stable once this many successive hypotheses agree on it and on the word after it.
+    agreement: int = 2
+    # n-best hypotheses per partial: the display shows only what they all share (1: the best).
+    hypotheses: int = 1
+    # An unfinished sentence's display holds back the last ``mask`` words beyond the stable text.
+    mask: int = 0
+    # An unfinished sentence's display shows only the words the previous hypothesis had too (all agreed
+    # words, where the stable text needs each to be followed by another): the tail that the next
+    # re-translation would most likely rewrite is not shown.
+    display_agreed: bool = True
+    # No sentence end in a partial whose source has none (``A man is`` -> ``Ein Mann ist``, not ``ist.``).
+    strip_end: bool = True
+    # Forced prefixes of partials end at a word boundary (alternatives at the first free position).
+    boundary: bool = False
+    # Finals: decode freely and keep the best of ``final_hypotheses`` that starts with the stable words;
+    # force the stable text only when none does. False: always force it.
+    free_final: bool = True
+    final_hypotheses: int = 4
+    # A forced final ends its prefix at a word boundary by CTranslate2's alternatives at the first free
+    # position; else the best of its forced n-best that does is kept (a glued last stable word is cut back
+    # to the stable word only when none does). Measured: alternatives cost quality (README).
+    final_boundary: bool = False
+
+    def __post_init__(self) -> None:
+        if self.anchor not in ("forced", "bias", "none"):
+            raise ValueError("anchor must be forced, bias or none")
+        if not 0.0 < self.bias < 1.0 or self.agreement < 2 or self.hypotheses < 1 or self.mask < 0:
+            raise ValueError("bias in (0, 1), agreement at least 2, hypotheses at least 1, mask not negative")
+        if self.final_hypotheses < 1:
+            raise ValueError("final_hypotheses must be at least 1")
+
+    def final_prefix(self, stable: str) -> Prefix:
+        if self.free_final:
+            return Prefix(stable, free=True, hypotheses=self.final_hypotheses, boundary=self.final_boundary)
+        return Prefix(stable, boundary=self.final_boundary)
 
 
 @dataclass(frozen=True)
 class FinalJob:
     segment: int
     source: str
-    # The stable text the final translation must start with ("" if none was shown).
+    # The stable text the final translation must start with ("" if none was shown), and how to decode it.
     prefix: str
     # When the input that completed the sentence arrived (the caller's clock).
     received_at: float
+    # The stream asked for revisions (``?revisions=true``): the final is the sentence's offline translation,
+    # marked ``revised`` when it does not start with the stable words.
+    revisable: bool = False
+
+    @property
+    def input(self) -> str:
+        """What the model translates (``source`` as a sentence: see ``translator.segment.model_input``)."""
+        return model_input(self.source, final=True)
+
+    @property
+    def decoding(self) -> str | None:
+        """The prefix to translate with: ``prefix`` (a ``Prefix`` request), or none for a revisable final."""
+        return None if self.revisable else self.prefix
 
 
 @dataclass(frozen=True)
@@ -61,11 +135,20 @@ class PartialJob:
     # are dropped, so a late translation never replaces a newer one on screen.
     version: int = 0
 
+    @property
+    def input(self) -> str:
+        return model_input(self.source, final=False)
+
+    @property
+    def decoding(self) -> str:
+        return self.prefix
+
 
 @dataclass
 class _OpenSegment:
     stable: str = ""
-    previous: str | None = None  # last translation, for local agreement
+    history: list[list[str]] = field(default_factory=list)  # the last hypotheses, for local agreement
+    previous: str = ""  # the last hypothesis, which a biased decoding leans toward
     requested_source: str = ""  # source of the last partial job handed out
     shown_version: int = -1  # version of the last partial turned into a message
 
@@ -74,8 +157,17 @@ class _OpenSegment:
 class StreamState:
     """What one client has sent, and what has to be translated next."""
 
+    policy: StabilityPolicy = field(default_factory=StabilityPolicy)
+    # An open segment of this many words without a sentence end is cut (0: never).
+    max_words: int = 0
+    # Finals are offline translations that may revise the stable text, and say so (opt-in).
+    revisions: bool = False
     next_segment: int = 0
     open_text: str = ""
+    # When the last input arrived (the caller's clock), for ``pause_deadline``.
+    last_input_at: float = 0.0
+    # Partials whose hypotheses all contradicted the stable text (the display fell back to it).
+    contradictions: int = 0
     _open: _OpenSegment = field(default_factory=_OpenSegment)
     _finals: list[FinalJob] = field(default_factory=list)
     _last_was_replace: bool = False
@@ -96,14 +188,27 @@ class StreamState:
     def append(self, text: str, now: float = 0.0) -> None:
         self.open_text += text
         self._last_was_replace = False
+        self.last_input_at = now
         self._cut(now, everything=False)
 
     def replace(self, text: str, now: float = 0.0) -> None:
         self.open_text = text
         self._last_was_replace = True
+        self.last_input_at = now
         self._cut(now, everything=False)
 
     def commit(self, now: float = 0.0) -> None:
+        self._cut(now, everything=True)
+
+    def pause_deadline(self, pause: float) -> float | None:
+        """When a pause of ``pause`` (the caller's time unit) ends the open text; None: nothing is open or
+        pauses are off (0)."""
+        if pause <= 0 or not self.open_text.strip():
+            return None
+        return self.last_input_at + pause
+
+    def pause(self, now: float = 0.0) -> None:
+        """No input for a while: the open text is a segment (for speech without punctuation)."""
         self._cut(now, everything=True)
 
     def _cut(self, now: float, *, everything: bool) -> None:
@@ -111,10 +216,29 @@ class StreamState:
             complete, self.open_text = split_sentences(self.open_text), ""
         else:
             complete, self.open_text = cut_complete(self.open_text)
+            complete += self._cut_long()
         for sentence in complete:
-            self._finals.append(FinalJob(self.next_segment, sentence, self._open.stable, now))
+            stable = self._open.stable
+            prefix = stable if self.revisions else self.policy.final_prefix(stable)
+            self._finals.append(FinalJob(self.next_segment, sentence, prefix, now, self.revisions))
             self.next_segment += 1
             self._open = _OpenSegment()
+
+    def _cut_long(self) -> list[str]:
+        """An open segment of ``max_words`` complete words without a sentence end becomes a segment: all of
+        it, so that its final covers what its partials translated (a word still being typed stays open)."""
+        if not self.max_words:
+            return []
+        cuts: list[str] = []
+        while True:
+            words = list(_WORD.finditer(self.open_text))
+            typing = not self._last_was_replace and self.open_text[-1:].isalnum()
+            complete = words[:-1] if typing else words
+            if len(complete) < self.max_words:
+                return cuts
+            end = complete[self.max_words - 1].end()
+            cuts.append(normalize_spaces(self.open_text[:end]))
+            self.open_text = self.open_text[end:]
 
     # Work ------------------------------------------------------------------------------------
 
@@ -150,31 +274,63 @@ class StreamState:
             return None
         self._open.requested_source = source
         self._versions += 1
-        return PartialJob(self.next_segment, source, self._open.stable, self._versions)
+        policy, segment = self.policy, self._open
+        if policy.anchor == "bias":
+            prefix = Prefix(segment.previous, bias=policy.bias, hypotheses=policy.hypotheses)
+        elif policy.anchor == "none":
+            prefix = Prefix("", hypotheses=policy.hypotheses)
+        else:
+            prefix = Prefix(segment.stable, hypotheses=policy.hypotheses, boundary=policy.boundary)
+        return PartialJob(self.next_segment, source, prefix, self._versions)
 
     # Results ---------------------------------------------------------------------------------
 
     def partial_result(self, job: PartialJob, translation: str) -> Partial | None:
         """The partial message for a translation of ``job``; None if its segment is finished or a
         newer partial was already shown."""
-        segment = self._open
+        segment, policy = self._open, self.policy
         if job.segment != self.next_segment or job.version <= segment.shown_version:
             return None
         segment.shown_version = job.version
-        text = keep_prefix(segment.stable, translation)
-        if segment.previous is not None:
-            agreed = _agreed_words(segment.previous, text)
-            if len(agreed) > len(segment.stable) and agreed.startswith(segment.stable) and text.startswith(agreed):
-                segment.stable = agreed
-        segment.previous = text
-        return Partial(job.segment, job.source, segment.stable, text[len(segment.stable) :])
+        stable = segment.stable.split()
+        ended = bool(_SENTENCE_END.search(job.source))
+        keeping = []
+        for hypothesis in alternatives_of(translation):
+            words = hypothesis.split()
+            if words[: len(stable)] == stable:
+                keeping.append(_strip_end(words, len(stable)) if policy.strip_end and not ended else words)
+        if not keeping:
+            # Every hypothesis contradicts the stable text: show just that, and agree on nothing new.
+            self.contradictions += 1
+            segment.history = []
+            return Partial(job.segment, job.source, segment.stable, "")
+        best = keeping[0]
+        shared = best[: _common(keeping)] if policy.hypotheses > 1 else best
+        segment.previous = " ".join(best)
+        before = segment.history[-1] if segment.history else []
+        segment.history = [*segment.history, shared][-policy.agreement :]
+        if len(segment.history) == policy.agreement:
+            # Agreed words, each followed by another agreed word in every hypothesis.
+            agreed = min(_common(segment.history), min(len(h) for h in segment.history) - 1)
+            if agreed > len(stable):
+                stable = shared[:agreed]
+                segment.stable = " ".join(stable)
+        shown = shared if ended else shared[: max(len(stable), len(shared) - policy.mask)]
+        if policy.display_agreed and not ended:
+            shown = shown[: max(len(stable), _common([shown, before]))]
+        rest = shown[len(stable) :]
+        unstable = (" " if stable and rest else "") + " ".join(rest)
+        return Partial(job.segment, job.source, segment.stable, unstable)
 
     @staticmethod
     def final_result(
         job: FinalJob, translation: str, *, cached: bool = False, latency_ms: float = 0.0, failed: bool = False
     ) -> Final:
-        """The final message for a translation of ``job`` (made to start with the stable text shown).
+        """The final message for a translation of ``job`` (made to start with the stable words shown, unless
+        the stream takes revisions: then it says whether it revised them).
         ``failed``: the model failed on the sentence, and ``translation`` is what stays (the prefix)."""
+        if job.revisable and not failed and not starts_with_words(translation, job.prefix):
+            return Final(job.segment, job.source, translation, cached, latency_ms, revised=True)
         return Final(job.segment, job.source, keep_prefix(job.prefix, translation), cached, latency_ms, failed)
 
 
@@ -191,20 +347,29 @@ def translate_pending(
     measures the finals' latency; without it, latency is 0."""
     finals = state.take_finals()
     if finals:
-        texts = translate([job.source for job in finals], [job.prefix or None for job in finals])
+        texts = translate([job.input for job in finals], [job.decoding for job in finals])
         for job, text in zip(finals, texts, strict=True):
             latency = (clock() - job.received_at) * 1000 if clock is not None else 0.0
             yield state.final_result(job, text, latency_ms=latency)
     partial = state.next_partial() if partials else None
     if partial is not None:
-        [text] = translate([partial.source], [partial.prefix or None])
+        [text] = translate([partial.input], [partial.decoding])
         message = state.partial_result(partial, text)
         if message is not None:
             yield message
 
 
-def _agreed_words(previous: str, current: str) -> str:
-    """The words two translations share from the start, each followed by another word in both."""
-    a, b = previous.split(), current.split()
-    n = min(common_prefix_words(previous, current), min(len(a), len(b)) - 1)
-    return " ".join(b[: max(n, 0)])
+def _common(hypotheses: list[list[str]]) -> int:
+    """How many words all ``hypotheses`` share from the start."""
+    first, n = hypotheses[0], 0
+    while n < len(first) and all(len(h) > n and h[n] == first[n] for h in hypotheses):
+        n += 1
+    return n
+
+
+def _strip_end(words: list[str], keep: int) -> list[str]:
+    """``words`` without sentence punctuation at the end of the last word (not within the first ``keep``)."""
+    if len(words) <= keep:
+        return words
+    last = _SENTENCE_END.sub("", words[-1])
+    return [*words[:-1], last] if last else words[:-1]

@@ -6,11 +6,20 @@ const params = new URLSearchParams(location.search);
 const sessionStart = performance.now();
 const now = () => (performance.now() - sessionStart) / 1000;
 
+const RESEND_LOG = 2000;  // frames kept for sending again after a resume
+
 const state = {
   ws: null,
   connected: false,
   backoff: 0.5,
-  epoch: 0,            // increases with every connection; segments are numbered per connection
+  epoch: 0,            // increases with every new stream; a resumed stream keeps its segment numbers
+  token: null,         // the stream's resume token (ready.resume)
+  lastFinal: -1,       // the last segment whose final arrived (?ack= when resuming)
+  sent: 0,             // frames sent on this stream (the server counts them as ready.received)
+  log: [],             // [seq, frame]: sent again after a resume if the server had not read them
+  queue: [],           // frames made while disconnected, sent after a resume
+  resumes: 0,
+  inUse: 0,            // resumes answered in_use in a row (the server has not seen the old connection end)
   doc: "",             // the text box content since the last Enter (what the server has been sent)
   finalized: 0,        // how much of doc the server has finalized
   pending: [],         // committed text whose finals have not arrived yet (resent after a reconnect)
@@ -48,10 +57,15 @@ async function loadLanguages() {
 }
 
 function send(message) {
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-    state.ws.send(JSON.stringify(message));
+  const frame = JSON.stringify(message);
+  if (state.connected && state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(frame);
+    state.sent += 1;
+    state.log.push([state.sent, frame]);
+    if (state.log.length > RESEND_LOG) state.log.shift();
     return true;
   }
+  if (state.token) state.queue.push(frame);  // for the resume (a new stream sends the open text again)
   return false;
 }
 
@@ -60,13 +74,15 @@ function connect() {
   const query = new URLSearchParams({ source: $("source").value, target: $("target").value });
   if (params.get("session")) query.set("session", params.get("session"));
   if (params.get("api_key")) query.set("api_key", params.get("api_key"));
+  const page = new URLSearchParams(query);
+  if (state.token) { query.set("resume", state.token); query.set("ack", String(state.lastFinal)); }
   const url = `${proto}//${location.host}/v1/stream?${query}`;
   $("overlay-link").href = params.get("session")
-    ? `/overlay?session=${encodeURIComponent(params.get("session"))}&${query}` : `/overlay?${query}`;
+    ? `/overlay?session=${encodeURIComponent(params.get("session"))}&${page}` : `/overlay?${page}`;
   const ws = new WebSocket(url);
   state.ws = ws;
   setStatus("connecting…");
-  ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+  ws.onmessage = (event) => { if (state.ws === ws) onMessage(JSON.parse(event.data)); };
   ws.onclose = () => {
     if (state.ws !== ws) return;
     state.connected = false;
@@ -80,16 +96,35 @@ function connect() {
 function restart() {
   const old = state.ws;
   state.ws = null;
-  if (old) old.close();
+  state.connected = false;
+  if (old) old.close(1000);  // done with that stream: the server forgets it
+  state.token = null;
   connect();
+}
+
+function resumed(msg) {
+  // The same stream: what the server had not read is sent again, then what was typed meanwhile.
+  for (const [seq, frame] of state.log) if (seq > msg.received) state.ws.send(frame);
+  const queued = state.queue;
+  state.queue = [];
+  for (const frame of queued) send(JSON.parse(frame));
+  state.resumes += 1;
 }
 
 function onMessage(msg) {
   if (msg.type === "ready") {
     state.connected = true;
     state.backoff = 0.5;
-    state.epoch += 1;
+    state.inUse = 0;
+    const token = state.token;
+    state.token = msg.resume || null;
     setStatus(`connected · ${msg.model}`, "open");
+    if (msg.resumed && msg.resume === token) { resumed(msg); return; }
+    state.epoch += 1;
+    state.lastFinal = -1;
+    state.sent = 0;
+    state.log = [];
+    state.queue = [];
     // Open entries of the previous connection will be finished by this one under new segment numbers.
     for (const [key, entry] of state.entries) {
       if (!entry.li.classList.contains("final")) { entry.li.remove(); state.entries.delete(key); }
@@ -101,8 +136,18 @@ function onMessage(msg) {
     if (open) send({ type: "append", text: open });
     return;
   }
+  if (msg.type === "error" && msg.code === "resume_failed" && msg.reason === "in_use" && state.inUse < 8) {
+    // Not this new stream: the old one, once the server has seen its connection end.
+    state.inUse += 1;
+    const ws = state.ws;
+    state.ws = null;
+    ws.close(1000);
+    setTimeout(() => { if (state.ws === null) connect(); }, 250 * state.inUse);
+    return;
+  }
   if (msg.type === "error") { setStatus(`error: ${msg.message}`, "closed"); return; }
   if (msg.type !== "partial" && msg.type !== "final") return;
+  if (msg.segment <= state.lastFinal) return;  // finished already (a resumed stream never repeats one)
   const entry = entryFor(msg.segment);
   entry.source.textContent = msg.source;
   if (msg.type === "partial") {
@@ -118,6 +163,8 @@ function onMessage(msg) {
   const end = now();
   state.cues.push({ start: entry.start, end: Math.max(end, entry.start + 1) + 1.5, text: msg.text });
   consumeFinal(msg.source);
+  state.lastFinal = msg.segment;
+  if (state.token) send({ type: "ack", segment: msg.segment });  // the server may forget it
 }
 
 function consumeFinal(source) {

@@ -43,6 +43,26 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 4);
   report("pasted", { finals: await page.$$eval("#transcript li.final .source", (e) => e.map((x) => x.textContent)) });
 
+  // A lost connection (reset, no close frame) in the middle of a sentence: the page resumes the same
+  // stream, sends what the server did not get, and the sentence ends once, under its own segment number.
+  await page.type("#text", "A cat is sleeping on the", { delay: 20 });
+  await page.waitForFunction(() => [...document.querySelectorAll("#transcript li.open .source")]
+    .some((e) => e.textContent.startsWith("A cat is sleeping")));
+  const before = await page.evaluate(() => ({ token: window.translatorPage.token, epoch: window.translatorPage.epoch }));
+  report("drop", {});
+  await nextLine();  // the test has reset the page's connections
+  await page.type("#text", " sofa", { delay: 20 });  // typed while the page reconnects
+  await page.waitForFunction(() => window.translatorPage.resumes >= 1 && window.translatorPage.connected);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 5);
+  await page.waitForTimeout(500);
+  report("resumed", {
+    finals: await page.$$eval("#transcript li.final .source", (e) => e.map((x) => x.textContent)),
+    segments: await page.evaluate(() => [...window.translatorPage.entries.keys()]),
+    same_token: before.token === (await page.evaluate(() => window.translatorPage.token)),
+    same_epoch: before.epoch === (await page.evaluate(() => window.translatorPage.epoch)),
+  });
+
   // Reconnect after the server restarts; the open text is not lost and no final repeats.
   await page.type("#text", "The children are eating ice cream", { delay: 20 });
   report("restart", {});
@@ -52,7 +72,7 @@ try {
   await nextLine();  // the server is back
   await page.waitForSelector(".status.open", { timeout: 90000 });
   await page.keyboard.press("Enter");
-  await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 5);
+  await page.waitForFunction(() => document.querySelectorAll("#transcript li.final").length >= 6);
   await page.waitForTimeout(1000);
   report("reconnected", {
     finals: await page.$$eval("#transcript li.final .source", (e) => e.map((x) => x.textContent)),

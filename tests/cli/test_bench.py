@@ -68,8 +68,14 @@ def test_cli_json_with_baseline(server: Server) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert [r["mode"] for r in rows] == ["stream", "rest", "baseline", "baseline"]
-    assert all(r["sentences_per_s"] > 0 for r in rows)
+    assert [r["mode"] for r in rows] == ["stream", "rest", "baseline-latency", "baseline", "baseline"]
+    assert all(r["sentences_per_s"] > 0 for r in rows if "sentences_per_s" in r)
+    assert rows[2]["latency_ms"]["p50"] > 0 and rows[2]["inter_threads"] == 2  # the server's default threads
+    # Each server figure as a ratio of raw CTranslate2 from the same run (flat-out streams, REST at c=2:
+    # against the best raw batch).
+    assert rows[0]["vs_raw"]["throughput_ratio"] > 0 and rows[1]["vs_raw"]["throughput_ratio"] > 0
+    best = max(rows[3:], key=lambda r: r["sentences_per_s"])
+    assert rows[1]["vs_raw"]["raw_best_batch"] == best["batch"]
 
 
 def test_cli_needs_something_to_measure() -> None:

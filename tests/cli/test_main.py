@@ -95,8 +95,15 @@ def test_models_stability_on_a_file(tmp_path: Path) -> None:
     proc = run("models", "stability", "-s", "en", "-t", "de", "--src-file", str(src), "--ref-file", str(ref), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["sentences"] == 2 and report["partials_per_sentence"] > 0
-    assert set(report) >= {"bleu_whole", "bleu_streamed", "normalized_erasure", "stable_before_end"}
+    assert report["sentences"] == 2 and report["updates_per_sentence"] > 0
+    assert set(report) >= {
+        "bleu_offline",
+        "bleu_finals",
+        "ne_display",
+        "ne_stable",
+        "laal_display",
+        "stable_before_end",
+    }
     half = run("models", "stability", "-s", "en", "-t", "de", "--src-file", str(src))
     assert half.returncode == 2 and b"--ref-file" in half.stderr
 

@@ -110,3 +110,38 @@ def test_unreachable_server_and_unknown_pair(server: Server) -> None:
         timeout=120,
     )
     assert proc.returncode == 2 and b"unknown_pair" in proc.stderr
+
+
+def test_a_lost_connection_to_the_server_is_resumed(server: Server) -> None:
+    import time
+
+    from tests.conftest import TcpProxy
+
+    proxy = TcpProxy(server.port)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "translator", "stream", "-s", "en", "-t", "de", "-f", "jsonl", "--url", proxy.http],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("A man is riding a bicycle.\n")
+        proc.stdin.flush()
+        first = json.loads(proc.stdout.readline())  # through the server: connected
+        proc.stdin.write('{"type": "append", "text": "Where is the "}\n')
+        proc.stdin.flush()
+        time.sleep(0.5)
+        proxy.drop()  # in the middle of a sentence
+        proc.stdin.write('{"type": "append", "text": "train station?"}\n')
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        finals = [first, *map(json.loads, out.splitlines())]
+        assert [(f["segment"], f["source"]) for f in finals] == [
+            (0, "A man is riding a bicycle."),
+            (1, "Where is the train station?"),
+        ]
+        assert proxy.connections == 2
+    finally:
+        proxy.stop()

@@ -7,8 +7,9 @@ import math
 import pytest
 import sacrebleu
 
+from translator.decoding import Hypotheses, Prefix
 from translator.engine.corpus import SHARED_DATA, multi30k_test, read_lines
-from translator.engine.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device
+from translator.engine.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device, texts_only
 
 SENTENCES = [
     "A man is riding a bicycle.",
@@ -138,3 +139,36 @@ def test_quality_on_multi30k_sample(registry, source: str, target: str, floor: f
     hyps = [t.text for t in registry.engine(source, target).translate(sources)]
     bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
     assert bleu >= floor, f"{source}->{target} BLEU {bleu:.1f} on 200 Multi30k test sentences"
+
+
+# Decoding requests (translator.decoding.Prefix) ----------------------------------------------------
+
+SENTENCE = "A man in a blue shirt is riding a bicycle down the street."
+
+
+def test_a_free_final_keeps_the_prefix_words_or_forces_them(en_de: Engine) -> None:
+    [offline] = texts_only(en_de, "en", "de", [SENTENCE], [None])
+    words = offline.split()
+    # A prefix the free hypotheses agree with: the offline translation itself, "kept".
+    [kept] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix(" ".join(words[:3]), free=True, hypotheses=4)])
+    assert isinstance(kept, Hypotheses) and kept == offline and kept.kept is True
+    # One they cannot agree with: forced, whole words kept.
+    odd = "Zwei Frauen"
+    [forced] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix(odd, free=True, hypotheses=4)])
+    assert isinstance(forced, Hypotheses) and forced.kept is False
+    assert forced.split()[:2] == ["Zwei", "Frauen"]
+
+
+def test_n_best_soft_bias_and_word_boundaries(en_de: Engine) -> None:
+    [nbest] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix("", hypotheses=3)])
+    assert isinstance(nbest, Hypotheses) and len(nbest.alternatives) == 3 and nbest.alternatives[0] == nbest
+    [wide] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix("", hypotheses=50)])  # at most beam_size
+    assert isinstance(wide, Hypotheses) and 1 <= len(wide.alternatives) <= en_de.options.beam_size
+    [biased] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix("Ein Mann in einem", bias=0.5)])
+    assert biased.strip()
+    # A forced prefix; with boundary, the hypothesis chosen among the alternatives continues with a new word.
+    [bounded] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix("Ein Mann in einem blau", boundary=True)])
+    assert bounded.startswith("Ein Mann in einem blau")
+    # Mixed modes in one call come back in order.
+    mixed = texts_only(en_de, "en", "de", [SENTENCE, "Two dogs."], [Prefix("", hypotheses=2), None])
+    assert isinstance(mixed[0], Hypotheses) and not isinstance(mixed[1], Hypotheses)

@@ -37,6 +37,11 @@ def test_redaction() -> None:
     )
     RedactKeys().filter(record)
     assert "xyz" not in record.getMessage() and "api_key=***" in record.getMessage()
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, "%s", ("GET /v1/stream?source=en&resume=T0k3n-_x&ack=2",), None
+    )
+    RedactKeys().filter(record)
+    assert "T0k3n" not in record.getMessage() and "resume=***&ack=2" in record.getMessage()
 
 
 @pytest.fixture(scope="module")

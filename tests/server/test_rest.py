@@ -52,10 +52,12 @@ def test_form_fields_and_multipart_work_like_libretranslate(server: Server) -> N
         ({"q": "x", "target": "de"}, 400, "missing source"),
         ({"q": "x", "source": "en"}, 400, "missing target"),
         ({"q": "x", "source": "en", "target": "xx"}, 400, "available pairs"),
-        ({"q": "x", "source": "auto", "target": "de"}, 400, "not supported"),
-        ({"q": "x", "source": "en", "target": "de", "format": "html"}, 400, "format"),
+        ({"q": "x", "source": "auto", "target": "xx"}, 400, "not supported as a target language"),
+        ({"q": "x", "source": "en", "target": "de", "format": "markdown"}, 400, "format is not supported"),
+        ({"q": "x", "source": "en", "target": "de", "alternatives": "many"}, 400, "not a number"),
+        ({"q": "x", "source": "en", "target": "de", "alternatives": 4}, 400, "must be <= 3"),
         ({"q": ["ok", 3], "source": "en", "target": "de"}, 400, "list of strings"),
-        ({"q": "x" * 10_001, "source": "en", "target": "de"}, 413, "exceeds"),
+        ({"q": "x" * 10_001, "source": "en", "target": "de"}, 400, "request (10001) exceeds text limit (10000)"),
     ],
 )
 def test_errors_are_400_with_an_error_field(server: Server, data: dict[str, Any], status: int, message: str) -> None:
@@ -66,7 +68,7 @@ def test_errors_are_400_with_an_error_field(server: Server, data: dict[str, Any]
 
 def test_malformed_bodies(server: Server) -> None:
     status, body, _ = request(server, "/translate", b"{broken", "application/json")
-    assert status == 400 and "invalid JSON" in body["error"]
+    assert status == 400 and "Invalid JSON" in body["error"]
     status, body, _ = request(server, "/translate", b"[1]", "application/json")
     assert status == 400 and "object" in body["error"]
     status, body, _ = request(server, "/translate", b"<q>x</q>", "application/xml")

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import Server, open_stream, receive_until, send
+from tests.conftest import Server, open_stream, post_json, receive_until, send
 from tests.conftest import check_stream_guarantees as check_guarantees
 from translator.segment import cut_complete
 
@@ -89,7 +89,7 @@ async def test_chunks_that_split_words_and_sentences(server: Server) -> None:
 
 
 async def test_sentence_is_final_when_the_next_begins(server: Server) -> None:
-    ws, _ = await open_stream(server)
+    ws, _ = await open_stream(server, "source=en&target=de&pause_ms=0")  # no pause cuts while it waits
     await send(ws, "append", "A dog runs through the grass.")
     await drain(ws, quiet=1.0)  # partials only: the sentence might still go on
     await send(ws, "append", " The")
@@ -138,7 +138,7 @@ async def test_repeated_sentence_is_answered_from_the_cache(server: Server) -> N
 
 
 async def test_bad_messages_get_errors_and_the_connection_stays_usable(server: Server) -> None:
-    ws, _ = await open_stream(server)
+    ws, _ = await open_stream(server, "source=en&target=de&pause_ms=0")  # no pause cuts while it waits
     await send(ws, "append", "A man is sleeping")  # accepted before the bad messages
     bad = [
         ("{not json", "invalid_json"),
@@ -183,12 +183,75 @@ async def test_empty_and_too_long_text(server: Server) -> None:
 
 
 async def test_long_sentence_without_punctuation(server: Server) -> None:
+    """320 words without a sentence end: cut into segments of at most 40 (max-segment-words), none lost."""
     ws, _ = await open_stream(server)
     text = " ".join(["the red car drives past the old house"] * 40)
     await send(ws, "append", text)
     await send(ws, "commit")
-    final = (await receive_until(ws, finals=1, timeout=120))[-1]
-    assert final["source"] == text and final["text"]
+    finals = [m for m in await receive_until(ws, finals=8, timeout=120) if m["type"] == "final"]
+    assert " ".join(f["source"] for f in finals) == text
+    assert all(len(f["source"].split()) <= 40 and f["text"] for f in finals)
+    await ws.close()
+
+
+async def test_a_pause_ends_unpunctuated_speech() -> None:
+    """Speech-recognizer text without punctuation: a final within about a second of the pause, and one
+    at least every 40 words without one."""
+    srv = Server("--cache-size", "0")
+    try:
+        ws, _ = await open_stream(srv, "source=en&target=de&pause_ms=500")
+        for word in "a man is riding a bicycle".split():
+            await send(ws, "append", word + " ")
+        sent = asyncio.get_running_loop().time()
+        messages = await receive_until(ws, finals=1, timeout=30)
+        waited = asyncio.get_running_loop().time() - sent
+        final = messages[-1]
+        assert final["source"] == "a man is riding a bicycle" and final["text"]
+        assert 0.45 < waited < 1.5, waited
+        check_guarantees(messages, ["a man is riding a bicycle"])
+        # The server's default pause (1000 ms), and the length cut without any pause.
+        ws2, _ = await open_stream(srv)
+        words = ("the children walk to school every morning and " * 6).split()
+        for word in words:
+            await send(ws2, "append", word + " ")
+        sent = asyncio.get_running_loop().time()
+        first = [m for m in await receive_until(ws2, finals=1, timeout=30) if m["type"] == "final"]
+        assert len(first[0]["source"].split()) == 40
+        rest = [m for m in await receive_until(ws2, finals=1, timeout=30) if m["type"] == "final"]
+        assert 0.9 < asyncio.get_running_loop().time() - sent < 2.5
+        assert " ".join(f["source"] for f in first + rest).split() == words
+        await ws.close()
+        await ws2.close()
+        # pause_ms must be a number.
+        bad = await connect(f"{srv.ws}/v1/stream?source=en&target=de&pause_ms=soon", open_timeout=30)
+        assert json.loads(await bad.recv())["code"] == "invalid_message"
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(bad.recv(), 10)
+        assert bad.close_code == 1008
+    finally:
+        srv.stop()
+
+
+async def test_revisions_are_opt_in_and_marked(server: Server) -> None:
+    """?revisions=true: the final is the sentence translated whole (as REST translates it), and says
+    "revised" exactly when it does not start with the stable words shown."""
+    ws, _ = await open_stream(server, "source=en&target=de&revisions=true&pause_ms=0")
+    sentence = "A young girl in a pink jacket climbs over a wooden fence near the barn."
+    stable = ""
+    for word in sentence.split():
+        await send(ws, "append", word + " ")
+        async with asyncio.timeout(60):
+            while True:
+                message = json.loads(await ws.recv())
+                if message["type"] == "partial":
+                    stable = message["stable"]
+                    break
+    await send(ws, "commit")
+    final = (await receive_until(ws, finals=1))[-1]
+    status, body = post_json(server, {"q": sentence, "source": "en", "target": "de"})
+    assert status == 200 and final["text"] == body["translatedText"]
+    kept = final["text"].split()[: len(stable.split())] == stable.split()
+    assert final.get("revised", False) is (not kept)
     await ws.close()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT, Server, TcpProxy
 from translator.client import StreamClient
 
 BROWSER_DIR = ROOT / "tests" / "browser"
@@ -89,9 +89,10 @@ def png_corner_alpha(path: Path) -> int | None:
 def test_page_in_a_real_browser(tmp_path: Path) -> None:
     server = Server()
     port = server.port
+    proxy = TcpProxy(port)  # the page's connections go through it, so that the test can reset them
     steps: dict[str, dict[str, object]] = {}
     with subprocess.Popen(
-        ["node", str(BROWSER_DIR / "page.mjs"), server.http, str(tmp_path)],
+        ["node", str(BROWSER_DIR / "page.mjs"), proxy.http, str(tmp_path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -103,7 +104,11 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
             for line in proc.stdout:
                 step = json.loads(line)
                 steps[step["step"]] = step
-                if step["step"] == "restart":
+                if step["step"] == "drop":
+                    proxy.drop()
+                    proc.stdin.write("dropped\n")
+                    proc.stdin.flush()
+                elif step["step"] == "restart":
                     server.stop()
                     proc.stdin.write("stopped\n")
                     proc.stdin.flush()
@@ -116,6 +121,7 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
             server.stop()
+            proxy.stop()
         errors = proc.stderr.read()
     assert proc.returncode == 0, errors
 
@@ -129,13 +135,16 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
         "A woman is reading a book.",
         "Where is the train station?",
     ]
+    resumed = steps["resumed"]
+    assert resumed["finals"][-1] == "A cat is sleeping on the sofa" and len(resumed["finals"]) == 5  # type: ignore[index, arg-type]
+    assert resumed["same_token"] and resumed["same_epoch"]  # the same stream, with its segment numbers
     assert "reconnecting" in str(steps["restart-wait"]["status"])
     finals = steps["reconnected"]["finals"]
-    assert finals[-1] == "The children are eating ice cream" and len(finals) == 5  # type: ignore[index, arg-type]
+    assert finals[-1] == "The children are eating ice cream" and len(finals) == 6  # type: ignore[index, arg-type]
     assert steps["reconnected"]["open_entries"] == 0
     vtt = str(steps["vtt"]["text"])
     assert steps["vtt"]["name"] == "captions.vtt" and vtt.startswith("WEBVTT\n\n")
-    assert vtt.count(" --> ") == 5
+    assert vtt.count(" --> ") == 6
     overlay = steps["overlay"]
     assert overlay["text"] and overlay["background"] == "rgba(0, 0, 0, 0)" and overlay["font_size"] == "44px"
     assert png_corner_alpha(tmp_path / "overlay.png") == 0  # transparent for OBS

@@ -55,6 +55,107 @@ async def test_requests_are_gathered_into_one_batch_in_order(executor: ThreadPoo
     await batcher.close()
 
 
+async def test_a_lone_request_does_not_wait_for_the_batch_window(executor: ThreadPoolExecutor) -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, executor, max_wait_ms=60_000)
+    async with asyncio.timeout(10):  # a behaviour bound, not a timing claim: the window is a minute
+        assert await batcher.submit(["alone"]) == ["<alone|>"]
+        await asyncio.sleep(0.1)
+        assert await batcher.submit(["later"]) == ["<later|>"]
+    await batcher.close()
+
+
+async def test_requests_that_arrive_while_the_workers_are_busy_form_one_batch(executor: ThreadPoolExecutor) -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, executor, max_wait_ms=0)
+    blocker = await hold(recorder, batcher)
+    waiting = []
+    for i in range(4):  # one by one, in separate loop turns
+        waiting.append(asyncio.create_task(batcher.submit([f"w{i}"])))
+        await asyncio.sleep(0.005)
+    recorder.gate.set()
+    assert await asyncio.gather(*waiting) == [[f"<w{i}|>"] for i in range(4)]
+    await blocker
+    assert recorder.batches == [["blocker"], ["w0", "w1", "w2", "w3"]]
+    await batcher.close()
+
+
+async def test_a_free_worker_runs_while_another_is_busy(executor: ThreadPoolExecutor) -> None:
+    recorder = Recorder()
+    started = threading.Semaphore(0)
+
+    def translate(texts: list[str], prefixes: list[str | None]) -> list[str]:
+        started.release()
+        return recorder(texts, prefixes)
+
+    batcher = MicroBatcher(translate, executor, max_wait_ms=60_000, workers=2)
+    recorder.gate.clear()
+    first = asyncio.create_task(batcher.submit(["one"]))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(batcher.submit(["two"]))
+    loop = asyncio.get_running_loop()
+    # Both are in the model at the same time, each in a batch of its own.
+    assert await loop.run_in_executor(None, started.acquire, True, 10)
+    assert await loop.run_in_executor(None, started.acquire, True, 10)
+    recorder.gate.set()
+    assert await first == ["<one|>"] and await second == ["<two|>"]
+    assert sorted(recorder.batches) == [["one"], ["two"]]
+    await batcher.close()
+
+
+async def test_answered_callers_coming_back_are_batched_together(executor: ThreadPoolExecutor) -> None:
+    """After a batch of three is answered, the free worker waits for three texts before it starts the
+    next batch (not for the window, which is a minute here)."""
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, executor, max_wait_ms=60_000)
+    await asyncio.gather(*(batcher.submit([f"a{i}"]) for i in range(3)))
+    async with asyncio.timeout(10):
+        again = []
+        for i in range(3):
+            again.append(asyncio.create_task(batcher.submit([f"b{i}"])))
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*again)
+    assert recorder.batches == [["a0", "a1", "a2"], ["b0", "b1", "b2"]]
+    await batcher.close()
+
+
+async def test_a_final_does_not_wait_for_answered_partials_to_come_back(executor: ThreadPoolExecutor) -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, executor, max_wait_ms=60_000)
+    await asyncio.gather(*(batcher.submit([f"p{i}"], partial=True, coalesce_key=i) for i in range(3)))
+    async with asyncio.timeout(10):  # the window is a minute: the final went at once
+        assert await batcher.submit(["final"]) == ["<final|>"]
+    assert recorder.batches == [["p0", "p1", "p2"], ["final"]]
+    await batcher.close()
+
+
+async def test_partials_leave_the_last_free_worker_to_finals(executor: ThreadPoolExecutor) -> None:
+    """Two workers: while a partial batch is in flight, a newer partial waits and a final goes at once."""
+    partials_gate, started = threading.Event(), threading.Semaphore(0)
+    seen: list[list[str]] = []
+
+    def translate(texts: list[str], prefixes: list[str | None]) -> list[str]:
+        seen.append(list(texts))
+        started.release()
+        if texts[0].startswith("p"):
+            partials_gate.wait(10)
+        return [t.upper() for t in texts]
+
+    batcher = MicroBatcher(translate, executor, max_wait_ms=0, workers=2)
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(batcher.submit(["p1"], partial=True, coalesce_key="a"))
+    assert await loop.run_in_executor(None, started.acquire, True, 10)
+    second = asyncio.create_task(batcher.submit(["p2"], partial=True, coalesce_key="b"))
+    await asyncio.sleep(0.02)
+    assert batcher.queued_texts == 1  # not started: the free worker is kept for finals
+    async with asyncio.timeout(10):
+        assert await batcher.submit(["final"]) == ["FINAL"]
+    partials_gate.set()
+    assert await first == ["P1"] and await second == ["P2"]
+    assert seen == [["p1"], ["final"], ["p2"]]
+    await batcher.close()
+
+
 async def test_max_batch_splits_and_a_large_request_stays_whole(executor: ThreadPoolExecutor) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_batch=3, max_wait_ms=20)

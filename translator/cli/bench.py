@@ -4,7 +4,8 @@ Streams: N concurrent WebSocket clients replay real sentences word by word at a 
 minute; 0 = as fast as possible), committing after each sentence. Final latency runs from the commit
 that completed a sentence to its (last) final; first-partial latency from a sentence's first word to
 its first partial. REST: C concurrent keep-alive clients posting batches of k sentences to /translate.
-Baseline: raw CTranslate2 ``translate_batch`` on the same model and sentences, in this process.
+Baseline: raw CTranslate2 ``translate_batch`` on the same model and sentences, in this process, with the
+server's thread settings; each server figure is then printed as a ratio of it (translator.cli.bench_engine).
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from typing import Any
 
 import sacrebleu
 
+import translator.cli.bench_engine as raw_bench
+from translator.cli.bench_live_stability import print_row as print_stability_row
+from translator.cli.bench_live_stability import run_stability
 from translator.cli.common import percentiles
 from translator.client import RestClient, StreamClient
 from translator.engine.corpus import multi30k_test_pairs, read_lines
-from translator.engine.metadata import ModelMetadata
 from translator.engine.registry import Registry, default_models_dir
+from translator.server.settings import ServerConfig
 from translator.text import erased
 
 BUILTIN = [
@@ -57,8 +61,13 @@ async def _stream(
     wpm: float,
     timeout: float,
     stats: dict[str, Any],
+    partials: bool = True,
 ) -> list[_Sentence]:
-    client = await StreamClient.connect(url, source, target)
+    client = await (
+        StreamClient.connect(url, source, target)
+        if partials
+        else StreamClient.connect(url, source, target, partials="false")
+    )
     items = [_Sentence(i, s.split()) for i, s in sentences]
     delay = 60.0 / wpm if wpm > 0 else 0.0
     shown: dict[int, str] = {}
@@ -78,6 +87,7 @@ async def _stream(
             item = items[current]
             segment = message["segment"]
             if kind == "partial":
+                stats["partials"] += 1
                 if item.first_partial is None:
                     item.first_partial = now
                 text = message["stable"] + message["unstable"]
@@ -126,19 +136,22 @@ async def run_streams(
     wpm: float,
     timeout: float,
     offset: int = 0,
+    partials: bool = True,
 ) -> dict[str, Any]:
     """``streams`` clients, spread round-robin over the servers in ``url``, each replaying its own
-    ``per_stream`` sentences of the corpus (from ``offset`` on)."""
+    ``per_stream`` sentences of the corpus (from ``offset`` on); ``partials=False`` asks for finals only."""
     urls = [url] if isinstance(url, str) else url
-    stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0}
+    stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0, "partials": 0}
+    cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
     indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
     plan = [[(i, corpus[i][0]) for i in stream] for stream in indexes]
     start = time.perf_counter()
     results = await asyncio.gather(
-        *(_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats) for k, p in enumerate(plan)),
+        *(_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats, partials) for k, p in enumerate(plan)),
         return_exceptions=True,
     )
     elapsed = time.perf_counter() - start
+    cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
     items: list[_Sentence] = []
     for result in results:
         if isinstance(result, BaseException):
@@ -172,6 +185,10 @@ async def run_streams(
         "server_final_ms_model": percentiles([f["latency_ms"] for i in finished for f in i.finals if not f["cached"]]),
         "normalized_erasure": round(stats["erased"] / final_words, 3),
         "bleu": bleu,
+        "partials": partials,
+        "partials_received": stats["partials"],
+        "server_cpu_s": round(cpu_after - cpu_before, 3) if cpu_before is not None and cpu_after is not None else None,
+        "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, len(finished)),
         "errors": stats["errors"],
     }
 
@@ -206,9 +223,11 @@ async def run_rest(
                 latencies.append((time.perf_counter() - t0) * 1000)
                 done += len(texts)
 
+    cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
     start = time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(concurrency)))
     elapsed = time.perf_counter() - start
+    cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
     return {
         "mode": "rest",
         "replicas": len(urls),
@@ -219,6 +238,7 @@ async def run_rest(
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "sentences_per_s": round(done / elapsed, 1),
         "latency_ms": percentiles(latencies),
+        "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, done),
         "errors": errors,
     }
 
@@ -241,35 +261,6 @@ async def run_shared_cache_check(
         "first_replica_server_ms": first["server_final_ms_model"],
         "second_replica_server_ms": second["server_final_ms_cached"],
         "errors": first["errors"] + second["errors"],
-    }
-
-
-def run_baseline(
-    model_dir: Path, sentences: list[str], batch: int, inter: int, intra: int, beam: int
-) -> dict[str, Any]:
-    """Raw CTranslate2: pre-tokenized input, one translate_batch call, no server, no Python per sentence."""
-    import ctranslate2
-    import sentencepiece as spm
-
-    meta = ModelMetadata.load(model_dir)
-    sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
-    tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
-    translator = ctranslate2.Translator(
-        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
-    )
-    translator.translate_batch(tokens[:8], beam_size=beam)
-    start = time.perf_counter()
-    translator.translate_batch(
-        tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=2 * max(len(t) for t in tokens) + 10
-    )
-    elapsed = time.perf_counter() - start
-    return {
-        "mode": "baseline",
-        "batch": batch,
-        "inter_threads": inter,
-        "intra_threads": intra,
-        "sentences": len(sentences),
-        "sentences_per_s": round(len(sentences) / elapsed, 1),
     }
 
 
@@ -347,23 +338,26 @@ def run_bench(args: argparse.Namespace) -> int:
         if not args.json:
             print_table(rows[-1:])
     for streams in (int(n) for n in args.streams.split(",")) if args.streams else ():
-        rows.append(
-            asyncio.run(
-                run_streams(
-                    urls,
-                    args.source,
-                    args.target,
-                    corpus,
-                    streams,
-                    args.sentences,
-                    args.wpm,
-                    args.timeout,
-                    args.offset,
-                )
-            )
-        )
+        plan = (urls, args.source, args.target, corpus, streams, args.sentences, args.wpm, args.timeout, args.offset)
+        rows.append(asyncio.run(run_streams(*plan)))
         if not args.json:
             print_table(rows[-1:])
+        if args.partials_cost and args.wpm:
+            # The same streams asking for finals only: what partial updates cost the server, and whether they
+            # slow the finals.
+            without = asyncio.run(run_streams(*plan, partials=False))
+            rows += [without, raw_bench.partials_cost(rows[-1], without)]
+            if not args.json:
+                print_table(rows[-2:-1])
+                raw_bench.print_raw_row(rows[-1])
+    for streams in (int(n) for n in args.stability.split(",")) if args.stability else ():
+        # Word by word, waiting for each partial: the stability policy as a client sees it.
+        row = asyncio.run(
+            run_stability(urls[0], args.source, args.target, corpus, streams, args.sentences, args.timeout, args.offset)
+        )
+        rows.append(row)
+        if not args.json:
+            print_stability_row(row)
     for concurrency in (int(n) for n in args.rest.split(",")) if args.rest else ():
         rows.append(
             asyncio.run(
@@ -376,10 +370,16 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.baseline:
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
-        for batch in (int(b) for b in args.baseline_batches.split(",")):
-            rows.append(run_baseline(model, sentences, batch, args.inter_threads, args.intra_threads, args.beam_size))
-            if not args.json:
-                print_table(rows[-1:])
+        batches = [int(b) for b in args.baseline_batches.split(",")]
+        raw = raw_bench.raw_ctranslate2(
+            model, sentences, batches, inter=args.inter_threads, intra=args.intra_threads, beam=args.beam_size
+        )
+        rows.extend(raw)
+        raw_bench.add_vs_raw(rows)
+        if not args.json:
+            for row in raw:
+                raw_bench.print_raw_row(row)
+            raw_bench.print_vs_raw(rows)
     if args.json:
         print(json.dumps(rows, indent=2))
     return 1 if any(row.get("errors") for row in rows) else 0
@@ -410,15 +410,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sentences", type=int, default=10, help="sentences per stream")
     parser.add_argument("--wpm", type=float, default=150.0, help="words per minute per stream; 0 = flat out")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for a stream's finals")
+    parser.add_argument(
+        "--stability",
+        default="",
+        help="comma-separated numbers of streams that feed --sentences each word by word, waiting for every "
+        "partial: erasure, lag (AL/LAAL/DAL) and finals vs offline translations (run the server with --cache-size 0)",
+    )
     parser.add_argument("--rest", default="", help="comma-separated REST concurrencies, e.g. 1,16")
     parser.add_argument("--batch", type=int, default=1, help="sentences per REST request")
     parser.add_argument("--requests", type=int, default=50, help="REST requests per client")
-    parser.add_argument("--baseline", action="store_true", help="also measure raw CTranslate2 in this process")
-    parser.add_argument("--baseline-batches", default="1,8,32")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also measure raw CTranslate2 in this process, after the server runs, and print each server figure "
+        "as a ratio of it",
+    )
+    parser.add_argument(
+        "--baseline-batches", default="1,8,16,32", help="raw batch sizes; the best one is the reference"
+    )
+    parser.add_argument(
+        "--partials-cost",
+        action="store_true",
+        help="run each speech-rate --streams again with finals only: the server's CPU ms per partial update "
+        "and the final latency with and without partials",
+    )
     parser.add_argument("--baseline-sentences", type=int, default=500)
     parser.add_argument("--models", type=Path)
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--inter-threads", type=int, default=1)
-    parser.add_argument("--intra-threads", type=int, default=1)
-    parser.add_argument("--beam-size", type=int, default=4)
+    # The raw baseline runs with the server's settings: its defaults unless told otherwise.
+    defaults = ServerConfig()
+    parser.add_argument("--inter-threads", type=int, default=defaults.inter_threads, help="as the server's")
+    parser.add_argument("--intra-threads", type=int, default=defaults.intra_threads, help="as the server's")
+    parser.add_argument("--beam-size", type=int, default=defaults.beam_size, help="as the server's")
     parser.add_argument("--json", action="store_true")

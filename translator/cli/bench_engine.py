@@ -1,15 +1,23 @@
-"""``translator models bench``: raw engine speed across compute types, thread settings and batch sizes."""
+"""``translator models bench``: raw engine speed across compute types, thread settings and batch sizes;
+and for ``translator bench``, raw CTranslate2 on the server's model and thread settings, and each server
+figure as a ratio of it."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from translator.cli.common import engine_from_args, percentiles
 from translator.engine.corpus import multi30k_test_pairs, read_lines
 from translator.engine.engine import Engine
+from translator.engine.metadata import ModelMetadata
 
 BUILTIN_SENTENCES = [
     "A man is riding a bicycle down the street.",
@@ -95,3 +103,200 @@ def _print_row(row: BenchRow, header: bool) -> None:
         f"{row.sentences_per_second:>8.1f} {p50:>7} {p90:>7}",
         flush=True,
     )
+
+
+def raw_ctranslate2(
+    model_dir: Path,
+    sentences: list[str],
+    batches: list[int],
+    *,
+    inter: int,
+    intra: int,
+    beam: int,
+    latency_sentences: int = 200,
+) -> list[dict[str, Any]]:
+    """Raw CTranslate2 ``translate_batch`` on pre-tokenized input, no server and no Python per sentence, with
+    the given threads: single-sentence latency (one sentence at a time, as a lone request is translated),
+    then throughput at each batch size (length-sorted batches, CTranslate2's own ``max_batch_size``
+    splitting, the chunks spread over the ``inter`` threads). One ``baseline-latency`` row, one ``baseline``
+    row per batch size."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    meta = ModelMetadata.load(model_dir)
+    sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
+    tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
+    translator = ctranslate2.Translator(
+        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+    )
+    translator.translate_batch(tokens[:8], beam_size=beam)  # warm-up
+    latencies = []
+    cpu = _cpu_seconds()
+    for sentence in tokens[: max(1, latency_sentences)]:
+        t0 = time.perf_counter()
+        # The engine's bound for one sentence: 2 x input tokens + 10.
+        translator.translate_batch([sentence], beam_size=beam, max_decoding_length=math.ceil(2 * len(sentence)) + 10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    rows: list[dict[str, Any]] = [
+        {
+            "mode": "baseline-latency",
+            "inter_threads": inter,
+            "intra_threads": intra,
+            "sentences": len(latencies),
+            "latency_ms": percentiles(latencies, digits=2),
+            "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(latencies)),
+        }
+    ]
+    bound = 2 * max(len(t) for t in tokens) + 10
+    for batch in batches:
+        cpu = _cpu_seconds()
+        start = time.perf_counter()
+        translator.translate_batch(tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound)
+        elapsed = time.perf_counter() - start
+        rows.append(
+            {
+                "mode": "baseline",
+                "batch": batch,
+                "inter_threads": inter,
+                "intra_threads": intra,
+                "sentences": len(tokens),
+                "sentences_per_s": round(len(tokens) / elapsed, 1),
+                "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(tokens)),
+            }
+        )
+    return rows
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time (CTranslate2's threads included)."""
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_ms_per(before: float | None, after: float | None, count: int) -> float | None:
+    """CPU milliseconds per item between two CPU-time readings (None if either is missing or no items).
+
+    Unlike wall-clock rates, CPU time per sentence hardly depends on what else the machine runs."""
+    if before is None or after is None or not count:
+        return None
+    return round((after - before) * 1000 / count, 3)
+
+
+def server_cpu_seconds(urls: list[str]) -> float | None:
+    """The servers' CPU time so far (``translator_process_cpu_seconds_total`` on /metrics), summed; None
+    when a server does not say."""
+    total = 0.0
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=10) as response:
+                text = response.read().decode()
+        except OSError:
+            return None
+        values = [line.split()[-1] for line in text.splitlines() if line.startswith("translator_process_cpu_seconds")]
+        if not values:
+            return None
+        total += float(values[0])
+    return total
+
+
+def _ratio(value: float | None, raw: float | None, digits: int = 2) -> float | None:
+    return round(value / raw, digits) if value is not None and raw else None
+
+
+def add_vs_raw(rows: list[dict[str, Any]]) -> None:
+    """Each server row of this run as a ratio of the raw rows of this run (in place, under ``vs_raw``):
+    REST at concurrency 1 against raw single-sentence latency; REST at higher concurrency and streams flat
+    out against raw best batched throughput; streams at speech rate, their final p99 against raw
+    single-sentence p99."""
+    single = next((r["latency_ms"] for r in rows if r["mode"] == "baseline-latency"), None)
+    best_row = max((r for r in rows if r["mode"] == "baseline"), key=lambda r: r["sentences_per_s"], default=None)
+    best = best_row["sentences_per_s"] if best_row else None
+    single_cpu = next((r.get("cpu_ms_per_sentence") for r in rows if r["mode"] == "baseline-latency"), None)
+    for row in rows:
+        vs: dict[str, Any] = {}
+        if row["mode"] == "rest" and row["concurrency"] == 1 and single:
+            p50 = row["latency_ms"]["p50"]
+            vs = {"raw_p50_ms": single["p50"], "p50_ratio": _ratio(p50, single["p50"])}
+            vs["p50_over_raw_ms"] = round(p50 - single["p50"], 2) if p50 is not None else None
+            # Raw CPU per sentence over the server's: 1.0 is as frugal as raw CTranslate2.
+            vs["cpu_efficiency"] = _ratio(single_cpu, row.get("server_cpu_ms_per_sentence"))
+        elif (row["mode"] == "rest" or (row["mode"] == "stream" and not row["wpm"])) and best_row:
+            vs = {"raw_best_sentences_per_s": best, "raw_best_batch": best_row["batch"]}
+            vs["throughput_ratio"] = _ratio(row["sentences_per_s"], best)
+            vs["cpu_efficiency"] = _ratio(best_row.get("cpu_ms_per_sentence"), row.get("server_cpu_ms_per_sentence"))
+        elif row["mode"] == "stream" and single:
+            vs = {"raw_p99_ms": single["p99"], "final_p99_ratio": _ratio(row["final_ms"]["p99"], single["p99"])}
+        if vs:
+            row["vs_raw"] = vs
+
+
+def partials_cost(with_partials: dict[str, Any], finals_only: dict[str, Any]) -> dict[str, Any]:
+    """Two runs of the same streams, with partial updates and with finals only: the server CPU that the
+    partial updates cost, per update the clients received, and the final latency both ways."""
+    cpu_on, cpu_off = with_partials["server_cpu_s"], finals_only["server_cpu_s"]
+    updates = with_partials["partials_received"]
+    per_update = None
+    if cpu_on is not None and cpu_off is not None and updates:
+        per_update = round((cpu_on - cpu_off) * 1000 / updates, 3)
+    return {
+        "mode": "partials-cost",
+        "streams": with_partials["streams"],
+        "wpm": with_partials["wpm"],
+        "partial_updates": updates,
+        "server_cpu_s": {"with_partials": cpu_on, "finals_only": cpu_off},
+        "cpu_ms_per_update": per_update,
+        "final_ms": {"with_partials": with_partials["final_ms"], "finals_only": finals_only["final_ms"]},
+    }
+
+
+def print_raw_row(row: dict[str, Any]) -> None:
+    """A raw CTranslate2 row, or a partials-cost row."""
+    if row["mode"] == "partials-cost":
+        on, off = row["final_ms"]["with_partials"], row["final_ms"]["finals_only"]
+        print(
+            f"partial updates, streams {row['streams']} wpm {row['wpm']:g}: {row['partial_updates']} updates, "
+            f"server CPU {row['server_cpu_s']['with_partials']} s vs {row['server_cpu_s']['finals_only']} s "
+            f"finals only = {row['cpu_ms_per_update']} ms per update; final ms p50/p99 {on['p50']}/{on['p99']} "
+            f"with partials, {off['p50']}/{off['p99']} finals only",
+            flush=True,
+        )
+    elif row["mode"] == "baseline-latency":
+        lat = row["latency_ms"]
+        print(
+            f"raw CTranslate2 one sentence at a time, inter {row['inter_threads']} intra {row['intra_threads']}"
+            f"  latency ms p50 {lat['p50']} p99 {lat['p99']}",
+            flush=True,
+        )
+    else:
+        print(
+            f"raw CTranslate2 batch {row['batch']:>3} inter {row['inter_threads']} intra {row['intra_threads']}"
+            f"  sentences/s {row['sentences_per_s']:>7}",
+            flush=True,
+        )
+
+
+def print_vs_raw(rows: list[dict[str, Any]]) -> None:
+    """One line per server row that has a ratio to raw CTranslate2 (after add_vs_raw)."""
+    for row in rows:
+        vs = row.get("vs_raw")
+        if not vs:
+            continue
+        if row["mode"] == "rest":
+            what = f"REST c={row['concurrency']} batch {row['batch']}"
+        else:
+            what = f"streams {row['streams']} " + (f"wpm {row['wpm']:g}" if row["wpm"] else "flat out")
+        if "p50_ratio" in vs:
+            detail = (
+                f"p50 {row['latency_ms']['p50']} ms = {vs['p50_ratio']} x raw {vs['raw_p50_ms']} ms "
+                f"({vs['p50_over_raw_ms']:+} ms)"
+            )
+        elif "throughput_ratio" in vs:
+            detail = (
+                f"{row['sentences_per_s']} sentences/s = {vs['throughput_ratio']} x raw best "
+                f"{vs['raw_best_sentences_per_s']} (batch {vs['raw_best_batch']})"
+            )
+        else:
+            detail = f"final p99 {row['final_ms']['p99']} ms = {vs['final_p99_ratio']} x raw p99 {vs['raw_p99_ms']} ms"
+        if vs.get("cpu_efficiency") is not None:
+            detail += f"; raw CPU per sentence / the server's = {vs['cpu_efficiency']}"
+        print(f"vs raw: {what}: {detail}", flush=True)

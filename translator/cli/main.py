@@ -13,6 +13,7 @@ from typing import Any
 from translator.cli.bench import add_arguments as add_bench_arguments
 from translator.cli.bench import parse_urls, run_bench
 from translator.cli.bench_engine import run_engine_bench
+from translator.cli.bench_stability import add_arguments as add_stability_arguments
 from translator.cli.bench_stability import run_stability_bench
 from translator.cli.common import (
     EXIT_USAGE,
@@ -125,9 +126,10 @@ def cmd_models_stability(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if not (args.streams or args.rest or args.baseline or args.shared_cache_check):
+    if not (args.streams or args.stability or args.rest or args.baseline or args.shared_cache_check):
         raise CLIError(
-            "choose what to measure: --streams N[,N...], --rest C[,C...], --shared-cache-check N and/or --baseline",
+            "choose what to measure: --streams N[,N...], --stability N[,N...], --rest C[,C...], "
+            "--shared-cache-check N and/or --baseline",
             EXIT_USAGE,
         )
     if args.shared_cache_check and len(parse_urls(args.url)) < 2:
@@ -207,12 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_bench)
 
-    p = msub.add_parser("stability", help="cost of streaming: word-by-word finals vs whole sentences, erasure")
+    p = msub.add_parser("stability", help="streaming policies: erasure, lag and final quality vs offline, word by word")
     add_engine_args(p)
-    p.add_argument("--src-file", type=Path, help="default: Multi30k test2016")
-    p.add_argument("--ref-file", type=Path)
-    p.add_argument("--limit", type=int, default=0, help="only the first N sentences")
-    p.add_argument("--json", action="store_true")
+    add_stability_arguments(p)
     p.set_defaults(func=cmd_models_stability)
 
     p = sub.add_parser("stream", help="caption pipeline: stdin text or JSON lines in, translations out")
@@ -222,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partials", action="store_true", help="also write partials (JSON lines output)")
     p.add_argument("--hold", type=float, default=2.0, help="seconds a caption stays after its final (vtt/srt)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the last finals")
+    p.add_argument(
+        "--no-resume", action="store_true", help="with --url: a lost connection ends the stream (default: resume it)"
+    )
     p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("bench", help="load-test a running server; raw CTranslate2 baseline")

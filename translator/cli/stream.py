@@ -21,6 +21,7 @@ from translator.cli.common import engine_from_args
 from translator.client import StreamClient, StreamError
 from translator.engine.engine import texts_only
 from translator.protocol import ClientMessage, Final, ProtocolError, encode, parse_client_message
+from translator.server.settings import ServerConfig
 from translator.streaming import StreamState, translate_pending
 from translator.subtitles import Cue, srt_cue, vtt_cue, vtt_header
 
@@ -85,7 +86,7 @@ class _Timeline:
     """When each segment's text began to arrive (mirrors the server's segmentation)."""
 
     def __init__(self) -> None:
-        self.mirror = StreamState()
+        self.mirror = StreamState(max_words=ServerConfig.max_segment_words)
         self.started: dict[int, float] = {}
 
     def apply(self, message: ClientMessage, now: float) -> None:
@@ -128,7 +129,7 @@ async def _lines_safe(loop: asyncio.AbstractEventLoop, output: Output) -> Any:
 
 async def run_local(args: argparse.Namespace, output: Output) -> int:
     engine = engine_from_args(args)
-    state = StreamState()
+    state = StreamState(max_words=ServerConfig.max_segment_words)  # segments as the server cuts them
     timeline = _Timeline()
     loop = asyncio.get_running_loop()
 
@@ -155,8 +156,13 @@ async def run_local(args: argparse.Namespace, output: Output) -> int:
 async def run_remote(args: argparse.Namespace, output: Output) -> int:
 
     try:
+        # A lost connection is resumed (StreamClient): no input is lost, no final is written twice.
         client = await StreamClient.connect(
-            args.url, args.source, args.target, partials="true" if args.partials else "false"
+            args.url,
+            args.source,
+            args.target,
+            resume=not getattr(args, "no_resume", False),
+            partials="true" if args.partials else "false",
         )
     except StreamError as exc:
         output.error(str(exc))

@@ -109,6 +109,9 @@ class Registry:
         )
         self._engines: dict[Path, Engine] = {}
         self._lock = threading.Lock()
+        # Looked up on every request: computed once (the entries do not change after discovery).
+        self._pairs: tuple[tuple[str, str], ...] | None = None
+        self._found: dict[tuple[str, str], ModelEntry] = {}
 
     @property
     def options(self) -> TranslationOptions | None:
@@ -116,22 +119,28 @@ class Registry:
         return self._engine_args["options"]  # type: ignore[return-value]
 
     def pairs(self) -> list[tuple[str, str]]:
-        seen: dict[tuple[str, str], None] = {}
-        for entry in self.entries:
-            for pair in entry.metadata.pairs():
-                seen.setdefault(pair, None)
-        return sorted(seen)
+        if self._pairs is None:
+            seen: dict[tuple[str, str], None] = {}
+            for entry in self.entries:
+                for pair in entry.metadata.pairs():
+                    seen.setdefault(pair, None)
+            self._pairs = tuple(sorted(seen))
+        return list(self._pairs)
 
     def languages(self) -> list[str]:
         return sorted({lang for pair in self.pairs() for lang in pair})
 
     def find(self, source: str, target: str) -> ModelEntry:
         """The model for ``source``->``target``: a single-pair model is preferred over a multilingual one."""
+        found = self._found.get((source, target))
+        if found is not None:
+            return found
         source, target = source.strip().lower(), target.strip().lower()
         candidates = [e for e in self.entries if (source, target) in e.metadata.pairs()]
         if not candidates:
             raise UnknownPairError(source, target, self.pairs())
-        return min(candidates, key=lambda e: len(e.metadata.pairs()))
+        found = self._found[(source, target)] = min(candidates, key=lambda e: len(e.metadata.pairs()))
+        return found
 
     def engine(self, source: str, target: str) -> Engine:
         entry = self.find(source, target)

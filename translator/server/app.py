@@ -16,11 +16,12 @@ from starlette.staticfiles import StaticFiles
 
 from translator.engine.engine import TranslationOptions
 from translator.engine.registry import Registry
-from translator.server import ops, rest
+from translator.server import files, ops, rest
 from translator.server.auth import ApiKeys
 from translator.server.settings import ServerConfig
 from translator.server.state import AppState
 from translator.server.stream import stream_endpoint
+from translator.service.resume_store import ResumeStore
 from translator.service.service import TranslationService
 from translator.service.session_relay import SessionRelay
 from translator.service.shared_cache import SharedCache
@@ -85,6 +86,11 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             relay.start()
             state.sessions.relay = relay
             service.metrics.add_session_relay(relay)
+        resume_store = None
+        if config.redis_url and config.resume_seconds > 0:
+            # Streams a draining replica closes can be resumed on any replica.
+            resume_store = ResumeStore(config.redis_url, timeout=max(config.redis_timeout_ms / 1000, 0.5))
+        state.resumes.start(service.metrics, resume_store)
         warm_task = None
         if config.warm_cache is not None:
             warm_task = asyncio.create_task(_warm(service, config.warm_cache))
@@ -98,6 +104,10 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             if relay is not None:
                 state.sessions.relay = None
                 await relay.close()
+            state.resumes.close()
+            if resume_store is not None:
+                await resume_store.close()
+            state.files.close()
             await service.close()
 
     web = config.web if config.web is not None else WEB_DIR
@@ -123,6 +133,11 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             WebSocketRoute("/v1/stream", stream_endpoint),
             Route("/translate", rest.translate, methods=["POST"]),
             Route("/languages", rest.languages, methods=["GET"]),
+            Route("/detect", rest.detect, methods=["POST"]),
+            Route("/translate_file", files.translate_file, methods=["POST"]),
+            Route("/download_file/{filename}", files.download_file, methods=["GET"], name="download_file"),
+            Route("/frontend/settings", rest.frontend_settings, methods=["GET"]),
+            Route("/suggest", rest.suggest, methods=["POST"]),
             Route("/healthz", ops.healthz, methods=["GET"]),
             Route("/readyz", ops.readyz, methods=["GET"]),
             Route("/metrics", ops.metrics, methods=["GET"]),

@@ -10,7 +10,8 @@ from pathlib import Path
 from translator.ratelimit import KeyedBuckets
 
 KEY_PROTOCOL_PREFIX = "key."
-_QUERY_KEY = re.compile(r"([?&]api_key=)[^&\s\"]*")
+# Secrets in query strings: API keys, and resume tokens (which let a connection take a stream over).
+_QUERY_KEY = re.compile(r"([?&](?:api_key|resume)=)[^&\s\"]*")
 
 
 class ApiKeys:
@@ -60,7 +61,8 @@ def key_from_protocols(offered: list[str] | None) -> tuple[str | None, str | Non
 
 
 class RedactKeys(logging.Filter):
-    """Removes ``api_key=...`` from log records (uvicorn's access log prints query strings)."""
+    """Removes ``api_key=...`` and ``resume=...`` from log records (uvicorn's access log prints query
+    strings)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -12,6 +12,8 @@ from starlette.websockets import WebSocket
 from translator.newest import NewestQueue
 from translator.protocol import Error, Final, Partial, Pong, ProtocolError, ServerMessage, parse_client_message
 from translator.ratelimit import TokenBucket
+from translator.server.autosource import AutoSource
+from translator.server.resume_state import Kept
 from translator.server.state import AppState
 from translator.service.batcher import Shed, Superseded
 from translator.streaming import FinalJob, PartialJob, StreamState
@@ -39,6 +41,8 @@ class Connection:
         session: str | None,
         client: str,
         key: str | None,
+        pause_ms: float | None = None,
+        revisions: bool = False,
     ) -> None:
         self.ws, self.app, self.source, self.target = ws, state, source, target
         self.service = state.started()
@@ -49,7 +53,9 @@ class Connection:
         self.client = client
         self.key = key
         self.hub = state.sessions
-        self.state = StreamState()
+        self.state = StreamState(max_words=state.config.max_segment_words, revisions=revisions)
+        # No input for this long ends the open segment (the stream's ?pause_ms=, else the server's); 0: never.
+        self.pause = max(0.0, state.config.pause_ms if pause_ms is None else pause_ms) / 1000
         self.wake = asyncio.Event()
         self.send_lock = asyncio.Lock()
         self.outbox: NewestQueue[ServerMessage] = NewestQueue()
@@ -66,6 +72,14 @@ class Connection:
         self.rate = max(1, state.config.max_messages_per_second)
         self._bucket = TokenBucket(self.rate)
         self._refused = 0
+        # For a resume (translator.server.resume): the finals the client has not acknowledged, the newest
+        # partial, the messages read; set up by the endpoint. How the connection ended decides whether the
+        # stream is kept: the client's close code (None: none came), or the server closed it.
+        self.kept = Kept.off(source, target, partials, session)
+        self.end_code: int | None = None
+        self.server_closed = False
+        # source=auto: the language is detected before anything is translated (set by the endpoint).
+        self.auto: AutoSource | None = None
 
     async def send(self, message: ServerMessage) -> None:
         """Queue a message for the client; the sender task writes it.
@@ -74,12 +88,20 @@ class Connection:
         segment, finals and errors wait in order, and a client whose backlog passes ``max_backlog``
         messages is closed with 1008.
         """
+        self.kept.keep(message)
         self.outbox.put(message, message.segment if isinstance(message, Partial) else None)
         self.metrics.messages_sent.inc(1, message.type)
         if self.session and isinstance(message, (Partial, Final)):
             self.hub.publish(self.session, message.to_dict(), id(self))
         if len(self.outbox) > self.max_backlog:
             self.backlog_exceeded = True
+        self.outbox_ready.set()
+
+    def resend(self, messages: list[Final | Partial]) -> None:
+        """Queue what a resuming client missed (kept already, and already shown to session viewers)."""
+        for message in messages:
+            self.outbox.put(message, message.segment if isinstance(message, Partial) else None)
+            self.metrics.messages_sent.inc(1, message.type)
         self.outbox_ready.set()
 
     async def sender(self) -> None:
@@ -91,6 +113,7 @@ class Connection:
                 log.warning("closing a stream whose client does not read (%d messages waiting)", len(self.outbox))
                 self.metrics.errors.inc(1, "backlog")
                 self.outbox.clear()
+                self.server_closed = True
                 async with self.send_lock:
                     await self.ws.close(CLOSE_POLICY)
                 return
@@ -101,6 +124,7 @@ class Connection:
 
     async def close(self, code: int, flush_timeout: float = 5.0) -> None:
         """Close after what is queued has been sent (or after ``flush_timeout``)."""
+        self.server_closed = True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(flush_timeout):
                 while self.outbox and not self.backlog_exceeded:
@@ -122,21 +146,38 @@ class Connection:
 
     async def receive_loop(self) -> None:
         config = self.config
-        started = time.monotonic()
+        started = last_message = time.monotonic()
+        # The pause timer counts from this connection's own last message (a resumed stream's time away
+        # is no pause in the input).
+        listening = time.perf_counter()
         while True:
-            limits = [(config.idle_timeout, "idle_timeout", "no message for too long")] if config.idle_timeout else []
+            idle_left = max(config.idle_timeout - (time.monotonic() - last_message), 0.0)
+            limits = [(idle_left, "idle_timeout", "no message for too long")] if config.idle_timeout else []
             if config.max_session_seconds:
                 left = config.max_session_seconds - (time.monotonic() - started)
                 limits.append((max(left, 0.0), "session_expired", "the session reached its maximum duration"))
             timeout, code, reason = min(limits) if limits else (None, "", "")
+            deadline = self.state.pause_deadline(self.pause)
+            pause_left = None
+            if deadline is not None:
+                pause_left = max(0.0, max(deadline, listening + self.pause) - time.perf_counter())
+            pausing = pause_left is not None and (timeout is None or pause_left < timeout)
             try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout)
+                message = await asyncio.wait_for(self.ws.receive(), pause_left if pausing else timeout)
             except TimeoutError:
+                if pausing:  # a pause in the input: the open text is a segment
+                    self.state.pause(time.perf_counter())
+                    self._changed()
+                    continue
                 await self.error(code, f"{reason}; the open text is finalized and the stream closed")
                 await self.drain()
                 return
             if message["type"] == "websocket.disconnect":
+                self.end_code = message.get("code")
                 return
+            last_message = time.monotonic()
+            if not self.draining:  # what a draining server refuses, the client sends again after a resume
+                self.kept.received += 1
             if not self._allow_message() or not self.app.api_keys.allow(self.key):
                 if self._refused > self.rate:
                     await self.error("rate_limited", "too many messages; closing")
@@ -158,11 +199,14 @@ class Connection:
                 continue
             self.metrics.messages_received.inc(1, parsed.type)
             now = time.perf_counter()
-            if self.draining and parsed.type != "ping":
+            if self.draining and parsed.type not in ("ping", "ack"):
                 await self.error("draining", "the server is shutting down; this message was not accepted")
                 continue
             if parsed.type == "ping":
                 await self.send(Pong())
+                continue
+            if parsed.type == "ack":
+                self.kept.ack(parsed.segment)
                 continue
             if parsed.type == "append" and len(self.state.open_text) + len(parsed.text) > self.max_chars:
                 await self.error(
@@ -189,6 +233,8 @@ class Connection:
         while True:
             await self.wake.wait()
             self.wake.clear()
+            if self.auto is not None and not await self.auto.resolve(self):
+                continue  # source=auto: the language is not known yet (translator.server.autosource)
             # Input that arrives while finals are translated is picked up by the next round.
             while self.state.has_work(self.partials):
                 finals = self.state.take_finals()
@@ -204,12 +250,15 @@ class Connection:
                     self.partial_tasks.add(task)
                     task.add_done_callback(self.partial_tasks.discard)
 
-    async def drain(self) -> None:
-        """Finalize all open text, send those finals, then close with 1001 (server going away)."""
+    async def drain(self, *, handover: bool = False) -> None:
+        """Finalize all open text, send those finals, then close with 1001 (server going away). ``handover``
+        (the server drains): before the close, the stream goes to the resume store, if there is one."""
         self.draining = True
         self.state.commit(time.perf_counter())
         self._changed()
         await self.finals_settled.wait()
+        if handover:
+            await self.app.resumes.hand_over(self)
         await self.close(CLOSE_GOING_AWAY, flush_timeout=3600)
 
     async def _partial(self, job: PartialJob) -> None:
@@ -217,8 +266,8 @@ class Connection:
             [text] = await self.service.translate_uncached(
                 self.source,
                 self.target,
-                [job.source],
-                prefixes=[job.prefix or None],
+                [job.input],
+                prefixes=[job.prefix],  # a decoding request (translator.decoding.Prefix), even when empty
                 kind="partial",
                 coalesce_key=id(self),
             )
@@ -235,7 +284,7 @@ class Connection:
 
     async def _finals(self, jobs: list[FinalJob]) -> None:
         results = await asyncio.gather(
-            *(self.service.translate_final(self.source, self.target, job.source, job.prefix) for job in jobs),
+            *(self.service.translate_final(self.source, self.target, job.input, job.decoding or "") for job in jobs),
             return_exceptions=True,
         )
         for job, result in zip(jobs, results, strict=True):

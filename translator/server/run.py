@@ -63,7 +63,11 @@ def run(config: ServerConfig) -> None:
         ws=config.ws,
         ws_max_size=config.max_message_bytes,
         ws_per_message_deflate=False,
+        http=config.http,
+        loop=config.loop,
         log_level=config.log_level,
+        # Off by default: a log line per request was a measurable part of a request's cost.
+        access_log=config.access_log,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

@@ -21,6 +21,8 @@ from translator.engine.engine import DEVICES
 
 ENV_PREFIX = "TRANSLATOR_"
 WS_IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")
+HTTP_IMPLEMENTATIONS = ("auto", "httptools", "h11")
+LOOP_IMPLEMENTATIONS = ("auto", "uvloop", "asyncio")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -71,10 +73,13 @@ class ServerConfig:
     intra_threads: int = field(default=1, metadata=setting("threads per translation"))
     beam_size: int = field(default=4, metadata=setting("beam search width"))
     cache_size: int = field(default=10_000, metadata=setting("phrase cache entries; 0 disables it"))
-    # Micro-batching across connections: at most max_batch texts per model call, gathered for at most
-    # batch_wait_ms; beyond max_queue waiting texts the oldest partials are shed.
+    # Continuous batching across connections (translator.service.batcher): at most max_batch texts per model
+    # call; a request to an idle server goes at once, one to a busy server waits at most batch_wait_ms for
+    # its batch to fill; beyond max_queue waiting texts the oldest partials are shed.
     max_batch: int = field(default=32, metadata=setting("most texts per model call; 1 turns batching off"))
-    batch_wait_ms: float = field(default=3.0, metadata=setting("milliseconds a batch gathers requests"))
+    batch_wait_ms: float = field(
+        default=3.0, metadata=setting("while busy, the longest a request waits for its batch to fill, in milliseconds")
+    )
     max_queue: int = field(default=1024, metadata=setting("waiting texts beyond which the oldest partials are shed"))
     warm_cache: Path | None = field(
         default=None, metadata=setting("phrases translated into the cache in the background at startup")
@@ -92,6 +97,9 @@ class ServerConfig:
     max_message_bytes: int = field(
         default=64 * 1024, metadata=setting("largest WebSocket message, in bytes", flag=False)
     )
+    # POST /translate_file: larger uploads get 413; translated files are deleted file_ttl seconds after.
+    max_file_bytes: int = field(default=1024 * 1024, metadata=setting("largest file /translate_file takes, in bytes"))
+    file_ttl: float = field(default=1800.0, metadata=setting("seconds a translated file can be downloaded"))
     # Streams beyond max_connections (per client address: max_connections_per_client): error + close 1013.
     max_connections: int = field(default=1000, metadata=setting("open streams in all"))
     max_connections_per_client: int = field(default=100, metadata=setting("open streams per client address"))
@@ -100,6 +108,14 @@ class ServerConfig:
     # translator.client paces itself to stay under it.
     max_messages_per_second: int = field(
         default=1000, metadata=setting("messages per second per stream, a flood guard")
+    )
+    # Segments of unpunctuated input (speech): a pause in the input ends one (a stream may set its own with
+    # ?pause_ms=), and so does reaching max_segment_words words without a sentence end.
+    pause_ms: float = field(
+        default=1000.0, metadata=setting("milliseconds without input that end the open segment; 0: never")
+    )
+    max_segment_words: int = field(
+        default=40, metadata=setting("words after which an open segment without a sentence end is cut; 0: never")
     )
     # Then the finals of the open text, and close 1001.
     idle_timeout: float = field(
@@ -125,6 +141,15 @@ class ServerConfig:
     ws: str = field(
         default="wsproto", metadata=setting("uvicorn's WebSocket implementation", choices=WS_IMPLEMENTATIONS)
     )
+    # auto: httptools and uvloop (dependencies, measured faster: README, Performance) where installed; h11 and
+    # asyncio are the pure-Python way back.
+    http: str = field(
+        default="auto", metadata=setting("uvicorn's HTTP/1.1 implementation", choices=HTTP_IMPLEMENTATIONS)
+    )
+    loop: str = field(default="auto", metadata=setting("the event loop", choices=LOOP_IMPLEMENTATIONS))
+    access_log: bool = field(
+        default=False, metadata=setting("log every HTTP request and WebSocket handshake", flag=False)
+    )
     # The shared second-level cache; None: the in-process LRU only. The service keeps translating
     # while Redis is down.
     redis_url: str | None = field(
@@ -138,6 +163,17 @@ class ServerConfig:
         default=5.0, metadata=setting("seconds Redis is skipped after a failure", flag=False)
     )
     drain_grace: float = field(default=10.0, metadata=setting("seconds SIGTERM waits for open streams' finals"))
+    # A stream whose connection drops is kept this long for a resume (?resume=TOKEN), within these bounds
+    # (the oldest dropped stream, and a stream's oldest unacknowledged final, go first); 0: no resume.
+    resume_seconds: float = field(
+        default=60.0, metadata=setting("seconds a dropped stream is kept for a resume; 0: no resume")
+    )
+    resume_max_streams: int = field(
+        default=1000, metadata=setting("dropped streams kept for a resume; beyond it the oldest is dropped")
+    )
+    resume_max_finals: int = field(
+        default=100, metadata=setting("unacknowledged finals a stream keeps for a resume; beyond it the oldest")
+    )
     log_level: str = field(default="info", metadata=setting("log level", choices=LOG_LEVELS))
 
     def __post_init__(self) -> None:
@@ -145,6 +181,8 @@ class ServerConfig:
             raise ValueError(f"the Redis URL must start with redis://, rediss:// or unix://, not {self.redis_url!r}")
         if self.redis_ttl <= 0 or self.redis_timeout_ms <= 0 or self.redis_retry_seconds < 0:
             raise ValueError("the Redis TTL and timeout must be positive, the retry interval not negative")
+        if self.resume_seconds < 0 or self.resume_max_streams < 1 or self.resume_max_finals < 1:
+            raise ValueError("resume seconds must not be negative, the resume bounds must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:

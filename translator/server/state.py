@@ -8,6 +8,8 @@ from typing import Protocol
 from starlette.applications import Starlette
 
 from translator.server.auth import ApiKeys
+from translator.server.filestore import FileStore
+from translator.server.resume import ResumeRegistry
 from translator.server.settings import ServerConfig
 from translator.service.service import TranslationService
 from translator.service.sessions import SessionHub
@@ -18,7 +20,7 @@ class OpenStream(Protocol):
 
     client: str
 
-    async def drain(self) -> None: ...
+    async def drain(self, *, handover: bool = False) -> None: ...
 
 
 @dataclass
@@ -29,6 +31,20 @@ class AppState:
     connections: set[OpenStream] = field(default_factory=set)
     # Set by the lifespan once the models are loaded.
     service: TranslationService | None = None
+    # Resume tokens: connected streams and dropped ones kept for a resume (translator.server.resume).
+    resumes: ResumeRegistry = field(init=False)
+    # Translated files waiting for download (POST /translate_file).
+    files: FileStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.files = FileStore(config.file_ttl)
+        self.resumes = ResumeRegistry(
+            config.resume_seconds,
+            max_streams=config.resume_max_streams,
+            max_finals=config.resume_max_finals,
+            max_chars=config.max_text_chars,
+        )
 
     def started(self) -> TranslationService:
         """The service; the app only routes requests after its lifespan has started it."""

@@ -10,6 +10,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from translator.engine import UnknownPairError
 from translator.protocol import Error, ProtocolError, Ready
 from translator.server.auth import key_from_protocols
+from translator.server.autosource import AutoSource
 from translator.server.connection import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_POLICY,
@@ -17,6 +18,7 @@ from translator.server.connection import (
     CLOSE_TRY_AGAIN_LATER,
     Connection,
 )
+from translator.server.resume import failure_message
 from translator.server.state import AppState, app_state
 from translator.server.viewer import watch_session
 
@@ -61,10 +63,15 @@ async def stream_endpoint(ws: WebSocket) -> None:
     source = ws.query_params.get("source", "").strip().lower()
     target = ws.query_params.get("target", "").strip().lower()
     await ws.accept(subprotocol)
+    token = ws.query_params.get("resume", "").strip()  # resume a dropped stream (translator.server.resume)
+    if token and not (source or target):  # ?resume=TOKEN alone: the stream's own pair
+        source, target = await state.resumes.pair_of(token) or (source, target)
     try:
         if not source or not target:
             raise ProtocolError("missing_language", "connect to /v1/stream?source=LANG&target=LANG")
-        model = service.model(source, target)
+        auto = AutoSource.admit(service, source, target)  # source=auto: detected from the first words
+        model_name = service.model(source, target).name if auto is None else ""
+        pause_ms = _pause_ms(ws.query_params.get("pause_ms"))
     except (ProtocolError, UnknownPairError) as exc:
         code = exc.code if isinstance(exc, ProtocolError) else "unknown_pair"
         service.metrics.errors.inc(1, code)
@@ -72,6 +79,7 @@ async def stream_endpoint(ws: WebSocket) -> None:
         await ws.close(CLOSE_POLICY)
         return
     partials = ws.query_params.get("partials", "true").strip().lower() not in ("false", "0", "no", "off")
+    revisions = ws.query_params.get("revisions", "false").strip().lower() in ("true", "1", "yes", "on")
     if service.draining:
         service.metrics.errors.inc(1, "draining")
         await ws.send_text(Error("draining", "the server is shutting down; reconnect later").to_json())
@@ -87,7 +95,25 @@ async def stream_endpoint(ws: WebSocket) -> None:
         await ws.close(CLOSE_TRY_AGAIN_LATER)
         return
     key = ws.query_params.get("api_key") or protocol_key
-    conn = Connection(ws, state, source, target, partials=partials, session=session, client=client, key=key)
+    claimed = await state.resumes.claim(token, key, source, target) if token else None
+    if isinstance(claimed, str):  # a normal new stream, after saying why
+        service.metrics.errors.inc(1, "resume_failed")
+        await ws.send_text(Error("resume_failed", failure_message(claimed), reason=claimed).to_json())
+        claimed = None
+    conn = Connection(
+        ws,
+        state,
+        source,
+        target,
+        partials=partials,
+        session=session,
+        client=client,
+        key=key,
+        pause_ms=pause_ms,
+        revisions=revisions,
+    )
+    conn.auto = auto
+    state.resumes.open(conn, key, claimed)
     connections.add(conn)
     service.metrics.connections_total.inc()
     service.metrics.connections_active.inc()
@@ -95,13 +121,17 @@ async def stream_endpoint(ws: WebSocket) -> None:
         Ready(
             source=source,
             target=target,
-            model=model.name,
+            model=model_name,
             max_text_chars=config.max_text_chars,
             partials=partials,
             max_messages_per_second=conn.rate,
             session=session,
+            resume=state.resumes.ready_info(conn, resumed=claimed is not None),
         )
     )
+    if claimed is not None:  # what the client missed, then on with the stream's own segment numbers
+        conn.resend(conn.kept.replay(_ack(ws.query_params.get("ack")), conn.state.next_segment))
+        conn._changed()
     worker = asyncio.create_task(conn.work_loop())
     receiver = asyncio.create_task(conn.receive_loop())
     sender = asyncio.create_task(conn.sender())
@@ -118,16 +148,45 @@ async def stream_endpoint(ws: WebSocket) -> None:
     finally:
         connections.discard(conn)
         service.metrics.connections_active.dec()
-        tasks = [receiver, worker, sender, *conn.partial_tasks]
+        failed = worker.done() and not worker.cancelled() and worker.exception() is not None
+        # A dropped stream is kept for a resume: its finals in flight are translated first (park).
+        parking = state.resumes.keeps(conn, failed=failed)
+        tasks = [receiver, sender] if parking else [receiver, worker, sender, *conn.partial_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if parking:
+            await state.resumes.park(conn, worker)
+
+
+def _ack(raw: str | None) -> int:
+    """``?ack=N``: the last segment whose final the resuming client has (-1, absent or bad: none)."""
+    try:
+        return max(-1, int(raw)) if raw else -1
+    except ValueError:
+        return -1
+
+
+def _pause_ms(raw: str | None) -> float | None:
+    """``?pause_ms=``: milliseconds without input that end the open segment (0: never); None: the server's."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ProtocolError("invalid_message", "pause_ms must be a number of milliseconds (0: no pause cuts)")
+    return value
 
 
 async def drain_streams(state: AppState) -> None:
     """Stop taking streams (readiness turns 503) and let every open stream finish (see Connection.drain)."""
     state.started().draining = True
-    results = await asyncio.gather(*(conn.drain() for conn in list(state.connections)), return_exceptions=True)
+    state.resumes.draining = True  # streams are handed over to the resume store, if there is one
+    results = await asyncio.gather(
+        *(conn.drain(handover=True) for conn in list(state.connections)), state.resumes.drain(), return_exceptions=True
+    )
     for result in results:
         if isinstance(result, Exception) and not isinstance(result, (WebSocketDisconnect, RuntimeError)):
             log.warning("a stream failed while draining: %r", result)

@@ -1,16 +1,27 @@
-"""Cross-connection micro-batching in front of one engine.
+"""Cross-connection continuous batching in front of one engine.
 
-Requests from every connection and REST call are gathered for at most ``max_wait_ms`` (or until
-``max_batch`` texts are waiting), translated together in one engine call off the event loop, and
-resolved to their callers. Finals and REST requests go before partials. A partial that has a newer
-partial from the same stream waiting behind it is dropped rather than translated (coalescing). A
-caller that goes away (its await is cancelled) takes its request out of the queue. When more than
-``max_queue`` texts are waiting, the oldest partials are shed; finals are never shed.
+A request goes to the model at once when a worker is free and nothing says more requests are on their
+way: a lone request never waits. Requests that arrive while every worker is busy wait, and the next free
+worker takes them together (up to ``max_batch`` texts): a busy server batches. Right after a batch of
+finals or REST requests is answered, its callers tend to come back with their next request (REST
+clients, streams whose next sentences are waiting); a free worker then waits for as many texts as that
+batch held, at most ``max_wait_ms`` after it was answered, so that a loaded server keeps its batches
+whole instead of breaking them up into ever smaller ones. Requests submitted in the same event-loop turn
+always go together.
+
+Finals and REST requests go before partials and are batched apart from them; with several workers,
+partials never take the last free one, so a final never waits behind partials. A partial that has a newer
+partial from the same stream
+waiting behind it is dropped rather than translated (coalescing). A caller that goes away (its await is
+cancelled) takes its request out of the queue. When more than ``max_queue`` texts are waiting, the
+oldest partials are shed; finals are never shed. The model runs in ``executor`` threads, off the event
+loop, with one hand-off each way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -39,7 +50,15 @@ class _Request:
     prefixes: list[str | None] = field(compare=False)
     future: asyncio.Future[list[str]] = field(compare=False)
     coalesce_key: Hashable | None = field(compare=False, default=None)
-    enqueued_at: float = field(compare=False, default=0.0)
+    enqueued_at: float = field(compare=False, default=0.0)  # loop.time()
+
+
+@dataclass(eq=False)
+class _Batch:
+    requests: list[_Request]
+    texts: int
+    finals: int  # texts of finals and REST requests
+    started: float  # time.perf_counter()
 
 
 @dataclass
@@ -68,12 +87,23 @@ class MicroBatcher:
         self._translate = translate
         self._executor = executor
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000, max_queue
+        self.workers = workers
+        self._loop = asyncio.get_running_loop()
         self._queue: list[_Request] = []
         self._waiting_texts = 0
+        self._waiting_finals = 0  # of those, texts of finals and REST requests
         self._latest_partial: dict[Hashable, _Request] = {}
         self._counter = itertools.count()
-        self._wake = asyncio.Event()
-        self._workers = [asyncio.get_running_loop().create_task(self._work()) for _ in range(workers)]
+        self._busy = 0  # batches in flight
+        self._in_flight: set[_Batch] = set()
+        # Texts of finals and REST requests in recently answered batches whose callers have not come back
+        # yet (see the module doc; a partial's caller does not come back at once), and when the last batch
+        # was answered: the expectation lapses max_wait after it.
+        self._owed = 0
+        self._answered_at = 0.0
+        self._scheduled = False  # a dispatch is due in this or the next loop turn
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
         self._on_batch = on_batch
         self.stats = BatchStats()
 
@@ -92,15 +122,16 @@ class MicroBatcher:
         """Translate ``texts``; raises Superseded or Shed for dropped partials."""
         if not texts:
             return []
-        loop = asyncio.get_running_loop()
+        if self._closed:
+            raise RuntimeError("the batcher is closed")
         request = _Request(
             PRIORITY_PARTIAL if partial else PRIORITY_FINAL,
             next(self._counter),
             list(texts),
             list(prefixes) if prefixes is not None else [None] * len(texts),
-            loop.create_future(),
+            self._loop.create_future(),
             coalesce_key if partial else None,
-            time.perf_counter(),
+            self._loop.time(),
         )
         if request.coalesce_key is not None:
             older = self._latest_partial.get(request.coalesce_key)
@@ -111,8 +142,13 @@ class MicroBatcher:
             self._latest_partial[request.coalesce_key] = request
         self._queue.append(request)
         self._waiting_texts += len(request.texts)
+        if not partial:
+            self._waiting_finals += len(request.texts)
         self._shed()
-        self._wake.set()
+        if not self._scheduled and self._busy < self.workers:
+            # Next loop turn, so that requests submitted in this one go together; no waiting.
+            self._scheduled = True
+            self._loop.call_soon(self._dispatch)
         try:
             return await request.future
         except asyncio.CancelledError:
@@ -127,6 +163,8 @@ class MicroBatcher:
     def _remove(self, request: _Request) -> None:
         self._queue.remove(request)
         self._waiting_texts -= len(request.texts)
+        if request.priority == PRIORITY_FINAL:
+            self._waiting_finals -= len(request.texts)
 
     def _shed(self) -> None:
         if self._waiting_texts <= self.max_queue:
@@ -138,63 +176,107 @@ class MicroBatcher:
             self.stats.shed += 1
             request.future.set_exception(Shed())
 
-    def _take_batch(self) -> list[_Request]:
+    def _take_batch(self, limit: int) -> list[_Request]:
+        """The first requests in priority order, up to ``limit`` texts (a larger request goes whole)."""
         self._queue.sort()
-        batch: list[_Request] = []
-        size = 0
-        for request in list(self._queue):
-            if batch and size + len(request.texts) > self.max_batch:
+        size = finals = taken = 0
+        for request in self._queue:
+            if taken and size + len(request.texts) > limit:
                 break
-            batch.append(request)
             size += len(request.texts)
-        for request in batch:
-            self._remove(request)
+            finals += len(request.texts) if request.priority == PRIORITY_FINAL else 0
+            taken += 1
+        batch = self._queue[:taken]
+        del self._queue[:taken]
+        self._waiting_texts -= size
+        self._waiting_finals -= finals
         return batch
 
-    async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            while not self._queue:
-                self._wake.clear()
-                await self._wake.wait()
-            # Gather: wait a little for more requests unless the batch is already full.
-            deadline = loop.time() + self.max_wait
-            while self._waiting_texts < self.max_batch and (remaining := deadline - loop.time()) > 0:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), remaining)
-                except TimeoutError:
-                    break
-            batch = [r for r in self._take_batch() if not r.future.done()]
-            if not batch:
-                continue
-            texts = [t for r in batch for t in r.texts]
-            prefixes = [p for r in batch for p in r.prefixes]
-            start = time.perf_counter()
+    def _dispatch(self) -> None:
+        """Start batches on free workers: at once unless answered callers are expected back, then once they
+        are, or max_wait after the last batch was answered."""
+        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        now = self._loop.time()
+        if self._owed and now - self._answered_at >= self.max_wait:
+            self._owed = 0
+        while self._queue and self._busy < self.workers and not self._closed:
+            # Finals go first and count alone; partials count as they are.
+            waiting = self._waiting_finals or self._waiting_texts
+            if waiting < min(self._owed, self.max_batch):
+                self._timer = self._loop.call_at(self._answered_at + self.max_wait, self._dispatch)
+                return
+            free = self.workers - self._busy
+            if self._waiting_finals:
+                # Finals alone (a partial would slow them down), shared by the free workers rather than one
+                # taking them all.
+                limit = min(self.max_batch, max(1, -(-self._waiting_finals // free)), self._waiting_finals)
+            elif self.workers > 1 and free == 1:
+                return  # partials never take the last free worker: a final never waits behind them
+            else:
+                limit = self.max_batch
+            batch = [r for r in self._take_batch(limit) if not r.future.done()]
+            if batch:
+                self._start(batch)
+
+    def _start(self, requests: list[_Request]) -> None:
+        texts = [t for r in requests for t in r.texts]
+        prefixes = [p for r in requests for p in r.prefixes]
+        finals = sum(len(r.texts) for r in requests if r.priority == PRIORITY_FINAL)
+        batch = _Batch(requests, len(texts), finals, time.perf_counter())
+        self._owed = max(0, self._owed - finals)
+        self._busy += 1
+        self._in_flight.add(batch)
+        loop, finish = self._loop, self._finish
+
+        def back(future: concurrent.futures.Future[list[str]]) -> None:  # in the worker thread
             try:
-                results = await loop.run_in_executor(self._executor, self._translate, texts, prefixes)
-            except Exception as exc:
-                for request in batch:
-                    if not request.future.done():
-                        request.future.set_exception(exc)
-                continue
+                loop.call_soon_threadsafe(finish, batch, future)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                pass
+
+        self._executor.submit(self._translate, texts, prefixes).add_done_callback(back)
+
+    def _finish(self, batch: _Batch, future: concurrent.futures.Future[list[str]]) -> None:
+        self._busy -= 1
+        self._in_flight.discard(batch)
+        try:
+            results = future.result()
+        except BaseException as exc:  # the model failed (or the executor was shut down): this batch only
+            error = exc if isinstance(exc, Exception) else RuntimeError("the translation was cancelled")
+            for request in batch.requests:
+                if not request.future.done():
+                    request.future.set_exception(error)
+        else:
             self.stats.batches += 1
-            self.stats.texts += len(texts)
+            self.stats.texts += batch.texts
             if self._on_batch is not None:
-                self._on_batch(len(texts), time.perf_counter() - start)
+                self._on_batch(batch.texts, time.perf_counter() - batch.started)
             offset = 0
-            for request in batch:
+            for request in batch.requests:
                 part = results[offset : offset + len(request.texts)]
                 offset += len(request.texts)
                 if not request.future.done():
                     request.future.set_result(part)
+            self._owed += batch.finals
+            self._answered_at = self._loop.time()
+        if self._queue and not self._scheduled:
+            self._dispatch()
 
     async def close(self) -> None:
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for batch in self._in_flight:
+            for request in batch.requests:
+                if not request.future.done():
+                    request.future.cancel()
+        self._in_flight.clear()
         for request in self._queue:
             if not request.future.done():
                 request.future.cancel()
         self._queue.clear()
-        self._waiting_texts = 0
+        self._waiting_texts = self._waiting_finals = 0

@@ -187,6 +187,9 @@ class Metrics:
         self.cache_misses = CounterFunc("translator_cache_misses_total", "Phrase cache misses.", cache_misses)
         self.tasks = Gauge("translator_asyncio_tasks", "Tasks alive in the server's event loop.", _task_count)
         self.resident = Gauge("translator_process_resident_bytes", "Resident memory of the server process.", _rss)
+        self.cpu = CounterFunc(
+            "translator_process_cpu_seconds_total", "CPU time of the server process, user and system.", _cpu_seconds
+        )
         self.cache_entries = Gauge("translator_cache_entries", "Translations in the phrase cache.", cache_entries)
         self.requests_dropped = CounterTable(
             "translator_requests_dropped_total",
@@ -228,6 +231,11 @@ class Metrics:
             metric = CounterFunc(f"translator_{prefix}_{attr}_total", help, partial(getattr, source, attr))
             self.__dict__[f"{prefix}_{attr}"] = metric
 
+    def add(self, *metrics: _Metric) -> None:
+        """Metrics another layer keeps (e.g. the server's resumable streams), rendered with these."""
+        for metric in metrics:
+            self.__dict__[metric.name] = metric
+
     def render(self) -> str:
         lines: list[str] = []
         for metric in vars(self).values():
@@ -251,6 +259,13 @@ def _task_count() -> float:
         return float(len(asyncio.all_tasks()))
     except RuntimeError:  # no running loop (rendered outside the server)
         return 0.0
+
+
+def _cpu_seconds() -> float:
+    import os
+
+    times = os.times()
+    return times.user + times.system
 
 
 def _rss() -> float:

@@ -9,8 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from translator.decoding import Prefix, alternatives_of
 from translator.engine.engine import TranslationOptions, texts_only
+from translator.engine.langid import Detection, LanguageIdentifier
 from translator.engine.registry import ModelEntry, Registry
+from translator.segment import split_sentences
 from translator.service.batcher import MicroBatcher, TranslateFn
 from translator.service.cache import PhraseCache
 from translator.service.metrics import Metrics
@@ -76,6 +79,9 @@ class TranslationService:
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self._fingerprints: dict[Path, str] = {}
+        # Language identification among the languages the models translate from (loaded on first use).
+        self.languages: LanguageIdentifier | None = None
+        self._languages_lock = asyncio.Lock()
         self.ready = False
         self.draining = False
 
@@ -189,6 +195,52 @@ class TranslationService:
             translated.update(fresh)
         out = [o if o is not None else translated[t] for t, o in zip(texts, out, strict=True)]
         return [o or "" for o in out]
+
+    async def detect(self, texts: Sequence[str]) -> list[Detection]:
+        """The language of each text, among those the models translate from (off the event loop)."""
+        languages = await self.identifier()
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: [languages.detect(t) for t in texts])
+
+    async def identifier(self) -> LanguageIdentifier:
+        """The language identifier, loaded on first use (about 1 s and 100 MB: only a server whose clients
+        ask for detection pays for it)."""
+        if self.languages is None:
+            async with self._languages_lock:
+                if self.languages is None:
+                    sources = sorted({source for source, _ in self.registry.pairs()})
+                    loop = asyncio.get_running_loop()
+                    self.languages = await loop.run_in_executor(None, LanguageIdentifier, sources)
+        return self.languages
+
+    async def translate_alternatives(
+        self, source: str, target: str, texts: Sequence[str], count: int
+    ) -> list[tuple[str, list[str]]]:
+        """Each text's best translation and up to ``count`` different ones (the model's n-best, sentence by
+        sentence: alternative i puts each sentence's i-th hypothesis, or its best, in place). No cache."""
+        beam = (self.registry.options or TranslationOptions()).beam_size
+        hypotheses = max(1, min(count + 1, beam))
+        sentences = [split_sentences(t) for t in texts]
+        flat = [s for group in sentences for s in group]
+        translated = (
+            await self.translate_uncached(
+                source, target, flat, prefixes=[Prefix("", hypotheses=hypotheses)] * len(flat), kind="rest"
+            )
+            if flat
+            else []
+        )
+        out: list[tuple[str, list[str]]] = []
+        position = 0
+        for group in sentences:
+            options = [alternatives_of(t) for t in translated[position : position + len(group)]]
+            position += len(group)
+            best = " ".join(o[0] for o in options if o[0])
+            others: list[str] = []
+            for i in range(1, hypotheses):
+                text = " ".join(o[i] if i < len(o) else o[0] for o in options)
+                if text and text != best and text not in others:
+                    others.append(text)
+            out.append((best, others[:count]))
+        return out
 
     def _fingerprint(self, entry: ModelEntry) -> str:
         """The model's files and the decoding options together decide what a translation is."""
