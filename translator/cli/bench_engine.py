@@ -175,8 +175,7 @@ def _cpu_seconds() -> float:
 
 def cpu_ms_per(before: float | None, after: float | None, count: int) -> float | None:
     """CPU milliseconds per item between two CPU-time readings (None if either is missing or no items).
-
-    Unlike wall-clock rates, CPU time per sentence hardly depends on what else the machine runs."""
+    On a shared machine CPU time is inflated too (caches, frequency): compare within one run."""
     if before is None or after is None or not count:
         return None
     return round((after - before) * 1000 / count, 3)
@@ -211,19 +210,15 @@ def add_vs_raw(rows: list[dict[str, Any]]) -> None:
     single = next((r["latency_ms"] for r in rows if r["mode"] == "baseline-latency"), None)
     best_row = max((r for r in rows if r["mode"] == "baseline"), key=lambda r: r["sentences_per_s"], default=None)
     best = best_row["sentences_per_s"] if best_row else None
-    single_cpu = next((r.get("cpu_ms_per_sentence") for r in rows if r["mode"] == "baseline-latency"), None)
     for row in rows:
         vs: dict[str, Any] = {}
         if row["mode"] == "rest" and row["concurrency"] == 1 and single:
             p50 = row["latency_ms"]["p50"]
             vs = {"raw_p50_ms": single["p50"], "p50_ratio": _ratio(p50, single["p50"])}
             vs["p50_over_raw_ms"] = round(p50 - single["p50"], 2) if p50 is not None else None
-            # Raw CPU per sentence over the server's: 1.0 is as frugal as raw CTranslate2.
-            vs["cpu_efficiency"] = _ratio(single_cpu, row.get("server_cpu_ms_per_sentence"))
         elif (row["mode"] == "rest" or (row["mode"] == "stream" and not row["wpm"])) and best_row:
             vs = {"raw_best_sentences_per_s": best, "raw_best_batch": best_row["batch"]}
             vs["throughput_ratio"] = _ratio(row["sentences_per_s"], best)
-            vs["cpu_efficiency"] = _ratio(best_row.get("cpu_ms_per_sentence"), row.get("server_cpu_ms_per_sentence"))
         elif row["mode"] == "stream" and single:
             vs = {"raw_p99_ms": single["p99"], "final_p99_ratio": _ratio(row["final_ms"]["p99"], single["p99"])}
         if vs:
@@ -297,6 +292,4 @@ def print_vs_raw(rows: list[dict[str, Any]]) -> None:
             )
         else:
             detail = f"final p99 {row['final_ms']['p99']} ms = {vs['final_p99_ratio']} x raw p99 {vs['raw_p99_ms']} ms"
-        if vs.get("cpu_efficiency") is not None:
-            detail += f"; raw CPU per sentence / the server's = {vs['cpu_efficiency']}"
         print(f"vs raw: {what}: {detail}", flush=True)

@@ -302,31 +302,37 @@ def plot(rows: Sequence[dict[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     sets = list(dict.fromkeys(str(r["set"]) for r in rows))
-    fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(sets), figsize=(6.5 * len(sets), 5.2), squeeze=False)
+    floor = -4.0  # policies that lose more are drawn on the floor, their loss in the label
     for ax, name in zip(axes[0], sets, strict=True):
-        mine = [r for r in rows if r["set"] == name]
+        mine = sorted((r for r in rows if r["set"] == name), key=lambda r: (r["bleu_delta"], r["laal_display"]))
+        ys = [max(float(r["bleu_delta"]), floor) for r in mine]
         points = ax.scatter(
             [r["laal_display"] for r in mine],
-            [r["bleu_delta"] for r in mine],
+            ys,
             c=[r["ne_display"] for r in mine],
             cmap="viridis_r",
             vmin=0,
             vmax=1.5,
-            s=40,
+            s=[70 if "default" in r["policy"] else 36 for r in mine],
+            edgecolors=["red" if "default" in r["policy"] else "none" for r in mine],
         )
-        for r in mine:
+        for k, (r, y) in enumerate(zip(mine, ys, strict=True)):
+            clipped = f", Δ {r['bleu_delta']:+.1f}" if y > r["bleu_delta"] else ""
             ax.annotate(
-                f"{r['policy']} ({r['ne_display']:.2f})",
-                (r["laal_display"], r["bleu_delta"]),
-                fontsize=7,
-                xytext=(3, 3),
+                f"{r['policy']} ({r['ne_display']:.2f}{clipped})",
+                (r["laal_display"], y),
+                fontsize=6.5,
+                rotation=30,
+                xytext=(4, 3 + 7 * (k % 3)),
                 textcoords="offset points",
             )
         ax.axhline(-0.3, color="grey", lw=0.7, ls="--")
         ax.axvline(3.0, color="grey", lw=0.7, ls="--")
+        ax.set_ylim(floor - 0.4, max(1.0, max(ys) + 1.0))
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("LAAL of the display (source words)")
-        ax.set_ylabel("BLEU finals − offline")
+        ax.set_ylabel("BLEU of finals − offline (labels: policy (NE display))")
     fig.colorbar(points, ax=axes[0].tolist(), label="normalized erasure of the display")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
