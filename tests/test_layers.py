@@ -14,7 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "translator"
 CORE = {
     "text", "segment", "streaming", "decoding", "protocol", "subtitles", "ratelimit", "newest", "version",
-    "markup", "htmlparts", "align", "documents",
+    "markup", "htmlparts", "align", "documents", "truecase",
 }  # fmt: skip
 # Layer ranks: a module may import its own layer and lower ones only.
 RANKS = {"core": 0, "engine": 1, "client": 1, "service": 2, "server": 3, "cli": 4, "top": 5}

@@ -94,6 +94,8 @@ def main() -> None:
         name=pair,
         force=True,
     )
+    # The truecasing table for lowercase input (translator.truecase), from the recipe's training text.
+    subprocess.run([sys.executable, str(RECIPE / "truecase.py"), str(out)], check=True)
     convert(
         str(hf_dir),
         fp32,

@@ -50,3 +50,11 @@ def test_load_errors_are_clear(tmp_path: Path, content: str | None, message: str
         (tmp_path / METADATA_FILE).write_text(content)
     with pytest.raises(MetadataError, match=message):
         ModelMetadata.load(tmp_path)
+
+
+def test_truecase_tables_are_for_source_languages(tmp_path: Path) -> None:
+    meta = ModelMetadata("m", ("de",), ("en",), truecase={"de": "truecase.de.tsv.gz"})
+    meta.save(tmp_path)
+    assert ModelMetadata.load(tmp_path).truecase == {"de": "truecase.de.tsv.gz"}
+    with pytest.raises(MetadataError, match="truecase"):
+        ModelMetadata("m", ("de",), ("en",), truecase={"en": "truecase.en.tsv.gz"})

@@ -2,7 +2,8 @@ import threading
 
 import pytest
 
-from translator.service.cache import PhraseCache, normalize
+from translator.service.cache import PhraseCache
+from translator.text import normalize_spaces as normalize
 
 
 def test_normalized_key_keeps_case() -> None:

@@ -14,9 +14,10 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sacrebleu
 
@@ -40,6 +41,8 @@ BUILTIN = [
     ("Thank you very much for coming.", "Vielen Dank, dass Sie gekommen sind."),
     ("Children are playing in the park near the river.", "Kinder spielen im Park am Fluss."),
 ]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -126,6 +129,22 @@ async def _stream(
     return items
 
 
+async def _timed(urls: list[str], load: Callable[[], Awaitable[T]]) -> tuple[T, float, float | None, float | None]:
+    """``load()``, started once the servers' CPU time is read: its result and wall seconds, and the servers' CPU
+    seconds before and after it (None where a server does not say)."""
+    cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+    start = time.perf_counter()
+    result = await load()
+    seconds = time.perf_counter() - start
+    return result, seconds, cpu_before, await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+
+
+def _row(mode: str, urls: list[str], run: dict[str, Any], seconds: float, measured: dict[str, Any]) -> dict[str, Any]:
+    """A stream or REST row: mode and replicas, what was run, its seconds, then what was measured (ending with
+    the servers' CPU ms per sentence and the errors)."""
+    return {"mode": mode, "replicas": len(urls), **run, "seconds": round(seconds, 2), **measured}
+
+
 async def run_streams(
     url: str | list[str],
     source: str,
@@ -142,16 +161,10 @@ async def run_streams(
     ``per_stream`` sentences of the corpus (from ``offset`` on); ``partials=False`` asks for finals only."""
     urls = [url] if isinstance(url, str) else url
     stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0, "partials": 0}
-    cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
     indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
     plan = [[(i, corpus[i][0]) for i in stream] for stream in indexes]
-    start = time.perf_counter()
-    results = await asyncio.gather(
-        *(_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats, partials) for k, p in enumerate(plan)),
-        return_exceptions=True,
-    )
-    elapsed = time.perf_counter() - start
-    cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+    jobs = [_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats, partials) for k, p in enumerate(plan)]
+    results, elapsed, cpu_before, cpu_after = await _timed(urls, lambda: asyncio.gather(*jobs, return_exceptions=True))
     items: list[_Sentence] = []
     for result in results:
         if isinstance(result, BaseException):
@@ -165,13 +178,7 @@ async def run_streams(
     if finished and all(r is not None for r in refs):
         bleu = round(sacrebleu.corpus_bleu(hyps, [[r or "" for r in refs]]).score, 2)
     final_words = max(1, sum(len(h.split()) for h in hyps))
-    return {
-        "mode": "stream",
-        "replicas": len(urls),
-        "streams": streams,
-        "wpm": wpm,
-        "sentences": len(finished),
-        "seconds": round(elapsed, 2),
+    measured = {
         "sentences_per_s": round(len(finished) / elapsed, 1),
         "messages_sent_per_s": round(stats["sent"] / elapsed, 1),
         "messages_received_per_s": round(stats["received"] / elapsed, 1),
@@ -191,6 +198,7 @@ async def run_streams(
         "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, len(finished)),
         "errors": stats["errors"],
     }
+    return _row("stream", urls, {"streams": streams, "wpm": wpm, "sentences": len(finished)}, elapsed, measured)
 
 
 async def run_rest(
@@ -223,24 +231,19 @@ async def run_rest(
                 latencies.append((time.perf_counter() - t0) * 1000)
                 done += len(texts)
 
-    cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
-    start = time.perf_counter()
-    await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
-    return {
-        "mode": "rest",
-        "replicas": len(urls),
-        "concurrency": concurrency,
-        "batch": batch,
-        "requests": len(latencies),
-        "seconds": round(elapsed, 2),
+    _, elapsed, cpu_before, cpu_after = await _timed(
+        urls, lambda: asyncio.gather(*(worker(k) for k in range(concurrency)))
+    )
+    measured = {
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "sentences_per_s": round(done / elapsed, 1),
         "latency_ms": percentiles(latencies),
         "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, done),
         "errors": errors,
     }
+    return _row(
+        "rest", urls, {"concurrency": concurrency, "batch": batch, "requests": len(latencies)}, elapsed, measured
+    )
 
 
 async def run_shared_cache_check(

@@ -16,18 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import sacrebleu
 
 from translator.cli.common import CLIError, engine_from_args, test_files
-from translator.cli.stability_metrics import Trace, Update, score_traces
+from translator.cli.stability_metrics import LatencyQuality, Trace, Update, score_traces
 from translator.decoding import Hypotheses
+from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, texts_only
-from translator.engine.evaluate import read_lines
 from translator.protocol import Final, Partial
 from translator.streaming import FinalJob, PartialJob, StabilityPolicy, StreamState
 
@@ -57,6 +57,11 @@ POLICIES: dict[str, StabilityPolicy] = {
 
 # (kind, text): "append" text, "pause" (no input for a while), "commit".
 Event = tuple[str, str]
+
+
+def _typed(words: Iterable[str]) -> list[Event]:
+    """The events of typing ``words`` one by one."""
+    return [("append", word + " ") for word in words]
 
 
 @dataclass
@@ -143,7 +148,9 @@ def traces_of(run: _Run, source_words: int, reference: str | None) -> Trace:
 
 
 @dataclass(frozen=True)
-class StabilityResult:
+class StabilityResult(LatencyQuality):
+    """A policy's erasure and lag (``LatencyQuality``), the quality of its finals, and its cost."""
+
     policy: str
     sentences: int
     bleu_offline: float
@@ -156,20 +163,22 @@ class StabilityResult:
     final_contradicted: float
     # Finals marked revised (only with revisions): they do not start with the stable text shown.
     revised: float
-    ne_display: float
-    ne_stable: float
-    al_display: float
-    laal_display: float
-    dal_display: float
-    al_stable: float
-    laal_stable: float
-    dal_stable: float
     # Share of final words that were already stable before the sentence ended.
     stable_before_end: float
-    updates_per_sentence: float
     contradicted_partials: int
     cpu_ms_per_update: float
     seconds: float
+
+    def row(self) -> dict[str, Any]:
+        """The flat row of ``--output``, ``--json`` and the printed lines, in the published key order: the
+        fields above up to ``revised``, the erasure and lag, ``stable_before_end`` just before the lag's
+        ``updates_per_sentence``, then the rest."""
+        values = asdict(self)
+        lag = [f.name for f in fields(LatencyQuality)]
+        own = [k for k in values if k not in lag]
+        at = own.index("stable_before_end")
+        order = [*own[:at], *lag[:-1], "stable_before_end", lag[-1], *own[at + 1 :]]
+        return {k: values[k] for k in order}
 
 
 def measure(
@@ -188,7 +197,7 @@ def measure(
     start = time.perf_counter()
     if offline is None:
         offline = [t.text for t in engine.translate(sentences, source=source, target=target)]
-    streams = [[("append", word + " ") for word in s.split()] for s in sentences]
+    streams = [_typed(s.split()) for s in sentences]
     runs, stats = drive(engine, streams, source, target, policy, revisions=revisions)
     traces = [traces_of(r, len(s.split()), ref) for r, s, ref in zip(runs, sentences, refs, strict=True)]
     finals = [t.updates[-1].display if t.updates else "" for t in traces]
@@ -210,7 +219,7 @@ def measure(
         identical_to_offline=round(sum(a == b for a, b in zip(offline, finals, strict=True)) / len(sentences), 3),
         final_contradicted=round(sum(not k for k in kept) / max(1, len(kept)), 3),
         revised=round(sum(m.revised for m in final_messages) / max(1, len(final_messages)), 3),
-        **{k: v for k, v in asdict(scores).items()},
+        **asdict(scores),
         stable_before_end=round(stable_before / final_words, 3),
         contradicted_partials=int(stats["contradicted_partials"]),
         cpu_ms_per_update=round(stats["cpu_ms_per_update"], 2),
@@ -249,12 +258,11 @@ def measure_unpunctuated(
     docs = [(sentences[i : i + document], refs[i : i + document]) for i in range(0, len(sentences), document)]
     references = [" ".join(r) for _, r in docs]
     variants: dict[str, list[list[Event]]] = {
-        "punctuated": [[("append", w + " ") for s in d for w in s.split()] for d, _ in docs],
+        "punctuated": [_typed(w for s in d for w in s.split()) for d, _ in docs],
         "unpunctuated, pauses": [
-            [e for s in d for e in [*(("append", w + " ") for w in unpunctuated(s).split()), ("pause", "")]]
-            for d, _ in docs
+            [e for s in d for e in [*_typed(unpunctuated(s).split()), ("pause", "")]] for d, _ in docs
         ],
-        "unpunctuated, no pauses": [[("append", w + " ") for s in d for w in unpunctuated(s).split()] for d, _ in docs],
+        "unpunctuated, no pauses": [_typed(w for s in d for w in unpunctuated(s).split()) for d, _ in docs],
     }
     rows: dict[str, Any] = {"documents": len(docs), "sentences_per_document": document, "max_words": max_words}
     for name, streams in variants.items():
@@ -364,7 +372,7 @@ def run_stability_bench(args: argparse.Namespace) -> int:
         if unknown:
             raise CLIError(f"unknown policies {', '.join(unknown)}; known: {', '.join(POLICIES)}")
         label = args.label or f"{src_path.name} {args.source}→{args.target}"
-        report = [{"set": label, **asdict(r)} for r in sweep(engine, sentences, refs, args.source, args.target, names)]
+        report = [{"set": label, **r.row()} for r in sweep(engine, sentences, refs, args.source, args.target, names)]
         if args.output:
             rows: list[dict[str, Any]] = []
             out = Path(args.output)
@@ -375,9 +383,9 @@ def run_stability_bench(args: argparse.Namespace) -> int:
             if args.plot and not plot(rows, Path(args.plot)):
                 print("matplotlib is not installed (pip install 'translator[plot]'): no plot drawn")
     else:
-        report = asdict(
-            measure(engine, sentences, refs, args.source, args.target, policy, name, revisions=args.revisions)
-        )
+        report = measure(
+            engine, sentences, refs, args.source, args.target, policy, name, revisions=args.revisions
+        ).row()
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     elif isinstance(report, list):

@@ -27,7 +27,8 @@ from translator.cli.common import (
 from translator.cli.serve import add_serve_parser
 from translator.cli.stream import FORMATS, run_stream
 from translator.engine.convert import QUANTIZATIONS, ConversionError, convert
-from translator.engine.evaluate import evaluate, read_lines
+from translator.engine.corpus import read_lines
+from translator.engine.evaluate import evaluate
 from translator.engine.registry import Registry, default_models_dir
 from translator.version import __version__
 

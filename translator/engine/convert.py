@@ -220,7 +220,8 @@ def convert(
         quantization=quantization,
         description=f"converted from {src}",
         max_positions=_max_positions(config),
-        **spm_files,
+        source_spm=spm_files["source_spm"],
+        target_spm=spm_files["target_spm"],
     )
     metadata.save(dest)
     return metadata

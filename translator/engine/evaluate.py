@@ -8,12 +8,9 @@ from dataclasses import dataclass
 
 import sacrebleu
 
-# read_lines is re-exported for the callers that still import it from here (translator.cli.main,
-# translator.cli.bench_stability); its home is translator.engine.corpus.
-from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, TranslationOptions
 
-__all__ = ["EvalResult", "evaluate", "read_lines", "repetition_loop"]
+__all__ = ["EvalResult", "evaluate", "repetition_loop"]
 
 
 @dataclass(frozen=True)

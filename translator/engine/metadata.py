@@ -36,8 +36,14 @@ class ModelMetadata:
     description: str = ""
     # The model's longest sequence (Transformer positions), source and output alike; None: not known.
     max_positions: int | None = None
+    # Source language -> its truecasing table in the model directory (``translator.truecase``), used for
+    # input written without capitals.
+    truecase: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.truecase) - set(self.source_languages))
+        if unknown:
+            raise MetadataError(f"truecase tables for languages the model does not translate from: {unknown}")
         if self.max_positions is not None and (not isinstance(self.max_positions, int) or self.max_positions < 16):
             raise MetadataError(f"max_positions must be an integer of at least 16, not {self.max_positions!r}")
         if self.tag_style not in TAG_STYLES:

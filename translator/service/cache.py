@@ -8,9 +8,6 @@ from cachetools import LRUCache
 
 from translator.text import normalize_spaces, starts_with_prefix
 
-# The cache key form of a sentence: white space collapsed, case kept (the shared cache keys by it too).
-normalize = normalize_spaces
-
 
 class PhraseCache:
     """A thread-safe LRU of translations keyed by model, language pair and normalized text."""
@@ -29,7 +26,7 @@ class PhraseCache:
 
     @staticmethod
     def key(model: str, source: str, target: str, text: str) -> tuple[str, str, str, str]:
-        return (model, source, target, normalize(text))
+        return (model, source, target, normalize_spaces(text))  # white space collapsed, case kept (as SharedCache.key)
 
     def get(self, model: str, source: str, target: str, text: str, prefix: str = "") -> str | None:
         """The cached translation, if there is one and it starts with ``prefix``."""

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from translator.service.cache import normalize
+from translator.text import normalize_spaces
 
 logger = logging.getLogger("translator.shared_cache")
 
@@ -91,7 +91,7 @@ class SharedCache:
 
     @staticmethod
     def key(fingerprint: str, source: str, target: str, text: str) -> str:
-        digest = hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).hexdigest()
+        digest = hashlib.blake2b(normalize_spaces(text).encode("utf-8"), digest_size=16).hexdigest()
         return f"{KEY_PREFIX}:{fingerprint}:{source}-{target}:{digest}"
 
     async def check(self) -> bool:
