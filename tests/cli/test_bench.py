@@ -50,9 +50,9 @@ def test_cli_json_with_baseline(server: Server) -> None:
             "--wpm",
             "0",
             "--rest",
-            "2",
+            "2,1",
             "--requests",
-            "2",
+            "4",
             "--baseline",
             "--baseline-batches",
             "1,4",
@@ -68,14 +68,20 @@ def test_cli_json_with_baseline(server: Server) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    assert [r["mode"] for r in rows] == ["stream", "rest", "baseline-latency", "baseline", "baseline"]
+    modes = ["stream", "rest", "rest", "baseline-latency", "baseline", "baseline", "rest-paired"]
+    assert [r["mode"] for r in rows] == modes
     assert all(r["sentences_per_s"] > 0 for r in rows if "sentences_per_s" in r)
-    assert rows[2]["latency_ms"]["p50"] > 0 and rows[2]["inter_threads"] == 2  # the server's default threads
+    assert rows[3]["latency_ms"]["p50"] > 0 and rows[3]["inter_threads"] == 2  # the server's default threads
     # Each server figure as a ratio of raw CTranslate2 from the same run (flat-out streams, REST at c=2:
     # against the best raw batch).
     assert rows[0]["vs_raw"]["throughput_ratio"] > 0 and rows[1]["vs_raw"]["throughput_ratio"] > 0
-    best = max(rows[3:], key=lambda r: r["sentences_per_s"])
+    best = max(rows[4:6], key=lambda r: r["sentences_per_s"])
     assert rows[1]["vs_raw"]["raw_best_batch"] == best["batch"]
+    # A lone REST client against raw single-sentence latency, and the same paired sentence by sentence.
+    assert rows[2]["concurrency"] == 1 and rows[2]["vs_raw"]["p50_ratio"] > 0
+    paired = rows[6]
+    assert paired["sentences"] == 4 and paired["rest_latency_ms"]["p50"] > 0 and paired["raw_latency_ms"]["p50"] > 0
+    assert paired["over_raw_ms"]["p50"] is not None
 
 
 def test_cli_needs_something_to_measure() -> None:

@@ -374,9 +374,11 @@ def run_bench(args: argparse.Namespace) -> int:
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
         batches = [int(b) for b in args.baseline_batches.split(",")]
-        raw = raw_bench.raw_ctranslate2(
-            model, sentences, batches, inter=args.inter_threads, intra=args.intra_threads, beam=args.beam_size
-        )
+        threads = {"inter": args.inter_threads, "intra": args.intra_threads, "beam": args.beam_size}
+        raw = raw_bench.raw_ctranslate2(model, sentences, batches, **threads)
+        if args.rest and 1 in (int(n) for n in args.rest.split(",")):
+            pair = (args.source, args.target)
+            raw.append(raw_bench.paired_latency(urls[0], model, sentences[: args.requests], *pair, **threads))
         rows.extend(raw)
         raw_bench.add_vs_raw(rows)
         if not args.json:

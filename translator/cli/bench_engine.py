@@ -120,22 +120,12 @@ def raw_ctranslate2(
     then throughput at each batch size (length-sorted batches, CTranslate2's own ``max_batch_size``
     splitting, the chunks spread over the ``inter`` threads). One ``baseline-latency`` row, one ``baseline``
     row per batch size."""
-    import ctranslate2
-    import sentencepiece as spm
-
-    meta = ModelMetadata.load(model_dir)
-    sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
-    tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
-    translator = ctranslate2.Translator(
-        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
-    )
-    translator.translate_batch(tokens[:8], beam_size=beam)  # warm-up
+    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam)
     latencies = []
     cpu = _cpu_seconds()
     for sentence in tokens[: max(1, latency_sentences)]:
         t0 = time.perf_counter()
-        # The engine's bound for one sentence: 2 x input tokens + 10.
-        translator.translate_batch([sentence], beam_size=beam, max_decoding_length=math.ceil(2 * len(sentence)) + 10)
+        _raw_one(translator, sentence, beam)
         latencies.append((time.perf_counter() - t0) * 1000)
     rows: list[dict[str, Any]] = [
         {
@@ -165,6 +155,84 @@ def raw_ctranslate2(
             }
         )
     return rows
+
+
+def _raw_translator(
+    model_dir: Path, sentences: list[str], inter: int, intra: int, beam: int
+) -> tuple[Any, list[list[str]]]:
+    """A CTranslate2 translator on ``model_dir`` (int8 on CPU, warmed up) and ``sentences`` tokenized for it."""
+    import ctranslate2
+    import sentencepiece as spm
+
+    meta = ModelMetadata.load(model_dir)
+    sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
+    tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
+    translator = ctranslate2.Translator(
+        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+    )
+    translator.translate_batch(tokens[:8], beam_size=beam)  # warm-up
+    return translator, tokens
+
+
+def _raw_one(translator: Any, tokens: list[str], beam: int) -> None:
+    # The engine's bound for one sentence: 2 x input tokens + 10; and its repetition guard.
+    translator.translate_batch(
+        [tokens], beam_size=beam, max_decoding_length=math.ceil(2 * len(tokens)) + 10, no_repeat_ngram_size=3
+    )
+
+
+def paired_latency(
+    url: str,
+    model_dir: Path,
+    sentences: list[str],
+    source: str,
+    target: str,
+    *,
+    inter: int,
+    intra: int,
+    beam: int,
+) -> dict[str, Any]:
+    """A lone REST request and raw CTranslate2 on the same sentence, one after the other, sentence by
+    sentence (the order alternating), so that both see the same machine at the same moment: on a shared
+    machine whose speed drifts from one minute to the next this is the fair way to tell what the server
+    adds to a translation. The client is a plain keep-alive HTTP connection (no event loop)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam)
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
+    headers = {"Content-Type": "application/json"}
+
+    def rest(text: str) -> None:
+        connection.request("POST", "/translate", json.dumps({"q": text, "source": source, "target": target}), headers)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"POST /translate answered {response.status}: {body[:200]!r}")
+
+    rest(sentences[0])  # warm-up (and a check that the server answers)
+    raw_ms: list[float] = []
+    rest_ms: list[float] = []
+    for i, (text, tokenized) in enumerate(zip(sentences, tokens, strict=True)):
+        for raw_turn in (True, False) if i % 2 else (False, True):
+            t0 = time.perf_counter()
+            if raw_turn:
+                _raw_one(translator, tokenized, beam)
+            else:
+                rest(text)
+            (raw_ms if raw_turn else rest_ms).append((time.perf_counter() - t0) * 1000)
+    connection.close()
+    differences = [b - a for a, b in zip(raw_ms, rest_ms, strict=True)]
+    return {
+        "mode": "rest-paired",
+        "sentences": len(sentences),
+        "inter_threads": inter,
+        "intra_threads": intra,
+        "raw_latency_ms": percentiles(raw_ms, digits=2),
+        "rest_latency_ms": percentiles(rest_ms, digits=2),
+        "over_raw_ms": percentiles(differences, digits=2),
+    }
 
 
 def _cpu_seconds() -> float:
@@ -246,7 +314,15 @@ def partials_cost(with_partials: dict[str, Any], finals_only: dict[str, Any]) ->
 
 def print_raw_row(row: dict[str, Any]) -> None:
     """A raw CTranslate2 row, or a partials-cost row."""
-    if row["mode"] == "partials-cost":
+    if row["mode"] == "rest-paired":
+        raw, rest, over = row["raw_latency_ms"], row["rest_latency_ms"], row["over_raw_ms"]
+        print(
+            f"paired, one sentence at a time, REST then raw or raw then REST ({row['sentences']} sentences): "
+            f"REST p50 {rest['p50']} ms, raw p50 {raw['p50']} ms; REST minus raw per sentence p50 "
+            f"{over['p50']:+} ms p90 {over['p90']:+} ms",
+            flush=True,
+        )
+    elif row["mode"] == "partials-cost":
         on, off = row["final_ms"]["with_partials"], row["final_ms"]["finals_only"]
         print(
             f"partial updates, streams {row['streams']} wpm {row['wpm']:g}: {row['partial_updates']} updates, "
