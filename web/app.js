@@ -75,6 +75,9 @@ function connect() {
   if (params.get("session")) query.set("session", params.get("session"));
   if (params.get("api_key")) query.set("api_key", params.get("api_key"));
   const page = new URLSearchParams(query);
+  // Someone typing stops to think mid-sentence: no pause ends a segment here (the server's default is
+  // for speech without punctuation) unless the page's own URL asks for one (?pause_ms=1500).
+  query.set("pause_ms", params.get("pause_ms") || "0");
   if (state.token) { query.set("resume", state.token); query.set("ack", String(state.lastFinal)); }
   const url = `${proto}//${location.host}/v1/stream?${query}`;
   $("overlay-link").href = params.get("session")

@@ -29,10 +29,13 @@ try {
   const open = await page.waitForSelector("#transcript li.open .unstable:not(:empty)");
   const opacity = await open.evaluate((el) => getComputedStyle(el).opacity);
   await page.screenshot({ path: `${out}/page-typing.png` });
+  await page.waitForTimeout(1500);  // stopping to think: longer than the server's pause cut (1000 ms)
+  const finalsBeforeEnter = await page.$$eval("#transcript li.final", (e) => e.length);
   await page.keyboard.press("Enter");
   await page.waitForSelector("#transcript li.final");
   report("typed", {
     unstable_opacity: Number(opacity),
+    finals_before_enter: finalsBeforeEnter,
     final: await page.textContent("#transcript li.final .translation"),
     latency: await page.textContent("#transcript li.final .latency"),
   });

@@ -129,6 +129,7 @@ def test_page_in_a_real_browser(tmp_path: Path) -> None:
     typed = steps["typed"]
     assert 0 < float(typed["unstable_opacity"]) < 1  # type: ignore[arg-type]
     assert typed["final"] and "ms" in str(typed["latency"])
+    assert typed["finals_before_enter"] == 0  # a pause in typing ends no sentence (the page's pause_ms=0)
     assert steps["pasted"]["finals"] == [
         "A man is riding a bicycle down the street",
         "Two dogs are playing in the snow.",
