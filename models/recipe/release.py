@@ -196,6 +196,12 @@ def general_table(report: dict) -> str:
     )
 
 
+TRUECASE_NOTE = """A truecasing table (`{file}`, from `models/recipe/truecase.py`) gives input written without capitals
+its capitals back before translation (a speech recognizer's lowercase text): how each {language} word is
+written most often in running text, counted on the {language} side of Multi30k train, the Tatoeba
+training split and `general/train` (news and dialogue, part of it machine-translated; see `SOURCES.md`)."""
+
+
 def model_card(report: dict) -> str:
     """The model card, without the blank lines that absent optional sections leave."""
     return re.sub(r"\n{3,}", "\n\n", _model_card(report))
@@ -226,6 +232,8 @@ Trained only on the parallel text in `../shared/data` (see its `SOURCES.md`):
 
 {general_data(report)}
 A joint SentencePiece unigram model ({report["data_stats"].get("prepare-args", {}).get("vocab_size", "8,000")} pieces) over both languages is the source and target tokenizer.
+
+{TRUECASE_NOTE.format(file=f"truecase.{source}.tsv.gz", language=LANGUAGE_NAMES.get(source, source))}
 
 ## Model
 
