@@ -306,6 +306,8 @@ def test_lowercase_unpunctuated_input_is_translated_as_a_sentence() -> None:
     assert model_input("Hello there", final=True) == "Hello there"  # written text is left alone
     assert model_input("is it", final=True) == "Is it."
     assert model_input("wait.", final=True) == "Wait."
+    assert model_input("A MAN IS RIDING", final=True) == "A MAN IS RIDING."  # the engine restores the case
+    assert model_input("A man is riding", final=True) == "A man is riding"  # written with case: as it is
 
 
 def test_the_display_shows_only_agreed_words_of_an_unfinished_sentence() -> None:

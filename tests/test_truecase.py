@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from translator.truecase import Truecaser, build, count_forms, is_lowercase_text
+from translator.truecase import Truecaser, build, count_forms, is_all_caps, is_lowercase_text
 
 TEXT = [
     "Ein Mann fährt mit dem Fahrrad.",
@@ -47,11 +47,20 @@ def test_restores_capitals_of_lowercase_words_only() -> None:
     assert Truecaser({}).case("ein mann") == "ein mann"
 
 
+def test_restores_uncased_text_and_leaves_cased_text() -> None:
+    truecaser = Truecaser({"mann": "Mann", "fahrrad": "Fahrrad", "berlin": "Berlin"})
+    assert truecaser.restore("Ein mann fährt fahrrad") == "Ein Mann fährt Fahrrad"
+    assert truecaser.restore("EIN MANN FÄHRT IN BERLIN FAHRRAD.") == "Ein Mann fährt in Berlin Fahrrad."
+    assert truecaser.restore("„EIN MANN!“") == "„Ein Mann!“"
+    assert truecaser.restore("Ein Mann fährt fahrrad") == "Ein Mann fährt fahrrad"  # written with case
+    assert truecaser.restore("NASA") == "NASA" and truecaser.restore("Die NASA baut") == "Die NASA baut"
+
+
 @given(st.text())
 def test_changes_nothing_but_letter_case(text: str) -> None:
     truecaser = Truecaser({"mann": "Mann", "a": "A"})
-    cased = truecaser.case(text)
-    assert cased.lower() == text.lower() and len(cased) == len(text)
+    for cased in (truecaser.case(text), truecaser.restore(text)):
+        assert cased.lower() == text.lower() and len(cased) == len(text)
 
 
 def test_lowercase_text_is_what_it_is_for() -> None:
@@ -59,6 +68,7 @@ def test_lowercase_text_is_what_it_is_for() -> None:
     assert is_lowercase_text("Ein mann fährt.")  # the capital a segment gets for the model
     assert not is_lowercase_text("Ein Mann fährt.")
     assert not is_lowercase_text("123 ...")
+    assert is_all_caps("A MAN IS RIDING.") and not is_all_caps("NASA") and not is_all_caps("A MAN is riding")
 
 
 def test_table_file_round_trip_and_errors(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from translator.truecase import is_all_caps
+
 # Tokens ending in "." that usually do not end a sentence.
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs etc e.g i.e z.b u.a d.h bzw ca evtl ggf nr usw vgl hr fr no".split()
@@ -80,13 +82,15 @@ _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’»)\]]*$")
 
 
 def model_input(source: str, *, final: bool) -> str:
-    """What the model translates for a segment's ``source``. Text written with capitals is unchanged.
-    Text without a single capital letter (a speech recognizer's) gets a capital first letter, as the
-    models saw in training, and for a final a full stop if it has no sentence end: a lowercase,
-    unpunctuated segment is then translated as the sentence it stands for."""
-    if not source or any(c.isupper() for c in source):
+    """What the model translates for a segment's ``source``. Text written with case is unchanged. Text
+    without a single capital letter (a speech recognizer's) gets a capital first letter, as the models saw
+    in training, and, like text all in capitals (a broadcast caption's; the engine restores its case), for
+    a final a full stop if it has no sentence end: an uncased, unpunctuated segment is then translated as
+    the sentence it stands for."""
+    capitals = is_all_caps(source)
+    if not source or (any(c.isupper() for c in source) and not capitals):
         return source
-    text = source[0].upper() + source[1:]
+    text = source if capitals else source[0].upper() + source[1:]
     if final and text[-1:].isalnum() and not _ENDS_SENTENCE.search(text):
         text += "."
     return text

@@ -6,7 +6,8 @@ Lowercase ``ein mann fährt fahrrad`` then reads to the model as a string of unk
 text (words right after a sentence end are not counted: their capital says nothing about the word),
 built from a language's training text with :func:`count_forms` and :func:`build`, and shipped beside a
 model (``translator.json``'s ``truecase``). It only ever adds capitals, to words that are written all in
-lowercase, so text that already has them keeps them.
+lowercase, so text that already has them keeps them; text written all in capitals (broadcast captions) is
+lowered first.
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ class Truecaser:
 
         return _WORD.sub(form, text)
 
+    def restore(self, text: str) -> str:
+        """Uncased ``text`` (see :func:`is_uncased`) as written text: all capitals are lowered first and the
+        first letter keeps its capital; text with case is returned as it is."""
+        if is_all_caps(text):
+            cased = self.case(text.lower())
+            first = next((i for i, c in enumerate(cased) if c.isalpha()), None)
+            if first is None or len(cased[first].upper()) != 1:
+                return cased
+            return cased[:first] + cased[first].upper() + cased[first + 1 :]
+        return self.case(text) if is_lowercase_text(text) else text
+
     def save(self, path: str | Path) -> None:
         """A gzip TSV, one ``lowercase<TAB>form`` line per word, sorted (so that rebuilds diff cleanly)."""
         lines = "".join(f"{lower}\t{cased}\n" for lower, cased in sorted(self.table.items()))
@@ -97,3 +109,14 @@ def is_lowercase_text(text: str) -> bool:
     model): the input the truecaser is for."""
     stripped = text.lstrip()
     return not any(c.isupper() for c in stripped[1:]) and any(c.isalpha() for c in stripped)
+
+
+def is_all_caps(text: str) -> bool:
+    """Text of at least two words written all in capitals (``A MAN IS RIDING``: broadcast captions)."""
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    return len(words) >= 2 and not any(c.islower() for c in text)
+
+
+def is_uncased(text: str) -> bool:
+    """Text whose letter case says nothing: all lowercase (a speech recognizer's) or all capitals."""
+    return is_lowercase_text(text) or is_all_caps(text)
