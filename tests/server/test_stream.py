@@ -13,6 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import Server, open_stream, post_json, receive_until, send
 from tests.conftest import check_stream_guarantees as check_guarantees
 from translator.segment import cut_complete
+from translator.server.settings import ServerConfig
 
 PARAGRAPH = (
     "A man is riding a bicycle down the street. Two dogs are playing in the snow! "
@@ -183,20 +184,22 @@ async def test_empty_and_too_long_text(server: Server) -> None:
 
 
 async def test_long_sentence_without_punctuation(server: Server) -> None:
-    """320 words without a sentence end: cut into segments of at most 40 (max-segment-words), none lost."""
+    """320 words without a sentence end: cut into segments of at most max-segment-words, none lost."""
     ws, _ = await open_stream(server)
     text = " ".join(["the red car drives past the old house"] * 40)
     await send(ws, "append", text)
     await send(ws, "commit")
-    finals = [m for m in await receive_until(ws, finals=8, timeout=120) if m["type"] == "final"]
+    limit = ServerConfig().max_segment_words
+    messages = await receive_until(ws, finals=-(-320 // limit), timeout=180)
+    finals = [m for m in messages if m["type"] == "final"]
     assert " ".join(f["source"] for f in finals) == text
-    assert all(len(f["source"].split()) <= 40 and f["text"] for f in finals)
+    assert all(len(f["source"].split()) <= limit and f["text"] for f in finals)
     await ws.close()
 
 
 async def test_a_pause_ends_unpunctuated_speech() -> None:
     """Speech-recognizer text without punctuation: a final within about a second of the pause, and one
-    at least every 40 words without one."""
+    at least every max-segment-words (at most 40) words without one."""
     srv = Server("--cache-size", "0")
     try:
         ws, _ = await open_stream(srv, "source=en&target=de&pause_ms=500")
@@ -211,12 +214,13 @@ async def test_a_pause_ends_unpunctuated_speech() -> None:
         check_guarantees(messages, ["a man is riding a bicycle"])
         # The server's default pause (1000 ms), and the length cut without any pause.
         ws2, _ = await open_stream(srv)
-        words = ("the children walk to school every morning and " * 6).split()
+        limit = ServerConfig().max_segment_words
+        words = ("the children walk to school every morning and " * 10).split()[: limit + 8]
         for word in words:
             await send(ws2, "append", word + " ")
         sent = asyncio.get_running_loop().time()
         first = [m for m in await receive_until(ws2, finals=1, timeout=30) if m["type"] == "final"]
-        assert len(first[0]["source"].split()) == 40
+        assert len(first[0]["source"].split()) == limit <= 40
         rest = [m for m in await receive_until(ws2, finals=1, timeout=30) if m["type"] == "final"]
         assert 0.9 < asyncio.get_running_loop().time() - sent < 2.5
         assert " ".join(f["source"] for f in first + rest).split() == words

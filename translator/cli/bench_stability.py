@@ -29,6 +29,7 @@ from translator.decoding import Hypotheses
 from translator.engine.corpus import read_lines
 from translator.engine.engine import Engine, texts_only
 from translator.protocol import Final, Partial
+from translator.server.settings import ServerConfig
 from translator.streaming import FinalJob, PartialJob, StabilityPolicy, StreamState
 
 # Policies compared by --sweep (README, Stability policy). "before" is the policy this project shipped
@@ -248,13 +249,14 @@ def measure_unpunctuated(
     policy: StabilityPolicy | None = None,
     *,
     document: int = 10,
-    max_words: int = 40,
+    max_words: int | None = None,
 ) -> dict[str, Any]:
     """Documents of ``document`` consecutive sentences, each one stream fed word by word: punctuated;
     lowercase unpunctuated with a pause after each sentence (speech); and unpunctuated without pauses
     (cut by length only). BLEU and chrF of each document's concatenated finals against its concatenated
     references, and the longest run of source words between two finals."""
     policy = policy or StabilityPolicy()
+    max_words = ServerConfig().max_segment_words if max_words is None else max_words
     docs = [(sentences[i : i + document], refs[i : i + document]) for i in range(0, len(sentences), document)]
     references = [" ".join(r) for _, r in docs]
     variants: dict[str, list[list[Event]]] = {
