@@ -288,6 +288,24 @@ def test_a_pause_ends_the_open_segment() -> None:
     assert state.pause_deadline(1.0) is None and state.open_text == ""
 
 
+def test_a_segment_written_without_case_is_cut_sooner() -> None:
+    words = "one two three four five six seven eight".split()
+    uncased = StreamState(max_words=6, max_uncased_words=3)
+    cased = StreamState(max_words=6, max_uncased_words=3)
+    capitals = StreamState(max_words=6, max_uncased_words=3)
+    for word in words:
+        uncased.append(word + " ")
+        cased.append(word.capitalize() + " ")
+        capitals.append(word.upper() + " ")
+    assert [j.source for j in uncased.take_finals()] == ["one two three", "four five six"]
+    assert [j.source for j in cased.take_finals()] == ["One Two Three Four Five Six"]
+    assert [j.source for j in capitals.take_finals()] == ["ONE TWO THREE", "FOUR FIVE SIX"]
+    only = StreamState(max_uncased_words=3)  # no cut for written text, the shorter one for uncased text
+    for word in words:
+        only.append(word + " ")
+    assert len(only.take_finals()) == 2
+
+
 def test_a_long_segment_without_a_sentence_end_is_cut() -> None:
     state = StreamState(max_words=5)
     for word in "one two three four five six seven".split():

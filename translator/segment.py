@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from translator.truecase import is_all_caps
+from translator.truecase import is_all_caps, is_caseless
 
 # Tokens ending in "." that usually do not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -87,10 +87,9 @@ def model_input(source: str, *, final: bool) -> str:
     in training, and, like text all in capitals (a broadcast caption's; the engine restores its case), for
     a final a full stop if it has no sentence end: an uncased, unpunctuated segment is then translated as
     the sentence it stands for."""
-    capitals = is_all_caps(source)
-    if not source or (any(c.isupper() for c in source) and not capitals):
+    if not source or not is_caseless(source):
         return source
-    text = source if capitals else source[0].upper() + source[1:]
+    text = source if is_all_caps(source) else source[0].upper() + source[1:]
     if final and text[-1:].isalnum() and not _ENDS_SENTENCE.search(text):
         text += "."
     return text

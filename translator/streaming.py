@@ -48,6 +48,7 @@ from translator.decoding import Prefix, alternatives_of
 from translator.protocol import ClientMessage, Final, Partial
 from translator.segment import cut_complete, model_input, split_sentences
 from translator.text import keep_prefix, normalize_spaces, starts_with_words
+from translator.truecase import is_caseless
 
 # Sources and the prefixes their translations must start with (None: no prefix; a ``Prefix`` says how to
 # use it) -> translations (a ``Hypotheses`` carries the n-best).
@@ -158,8 +159,10 @@ class StreamState:
     """What one client has sent, and what has to be translated next."""
 
     policy: StabilityPolicy = field(default_factory=StabilityPolicy)
-    # An open segment of this many words without a sentence end is cut (0: never).
+    # An open segment of this many words without a sentence end is cut (0: never); one written without case
+    # (translator.truecase.is_caseless: a speech recognizer's), at ``max_uncased_words`` if that is sooner.
     max_words: int = 0
+    max_uncased_words: int = 0
     # Finals are offline translations that may revise the stable text, and say so (opt-in).
     revisions: bool = False
     next_segment: int = 0
@@ -225,18 +228,21 @@ class StreamState:
             self._open = _OpenSegment()
 
     def _cut_long(self) -> list[str]:
-        """An open segment of ``max_words`` complete words without a sentence end becomes a segment: all of
-        it, so that its final covers what its partials translated (a word still being typed stays open)."""
-        if not self.max_words:
-            return []
+        """An open segment of ``max_words`` complete words without a sentence end (``max_uncased_words`` if
+        it is written without case) becomes a segment: all of it, so that its final covers what its partials
+        translated (a word still being typed stays open)."""
         cuts: list[str] = []
         while True:
+            limits = [self.max_words, self.max_uncased_words if is_caseless(self.open_text) else 0]
+            limit = min((n for n in limits if n), default=0)
+            if not limit:
+                return cuts
             words = list(_WORD.finditer(self.open_text))
             typing = not self._last_was_replace and self.open_text[-1:].isalnum()
             complete = words[:-1] if typing else words
-            if len(complete) < self.max_words:
+            if len(complete) < limit:
                 return cuts
-            end = complete[self.max_words - 1].end()
+            end = complete[limit - 1].end()
             cuts.append(normalize_spaces(self.open_text[:end]))
             self.open_text = self.open_text[end:]
 

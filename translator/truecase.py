@@ -117,6 +117,7 @@ def is_all_caps(text: str) -> bool:
     return len(words) >= 2 and not any(c.islower() for c in text)
 
 
-def is_uncased(text: str) -> bool:
-    """Text whose letter case says nothing: all lowercase (a speech recognizer's) or all capitals."""
-    return is_lowercase_text(text) or is_all_caps(text)
+def is_caseless(text: str) -> bool:
+    """Text written without case: not a single capital letter (a speech recognizer's), or nothing but
+    capitals (see :func:`is_all_caps`)."""
+    return not any(c.isupper() for c in text) or is_all_caps(text)

@@ -183,23 +183,31 @@ async def test_empty_and_too_long_text(server: Server) -> None:
     await ws.close()
 
 
-async def test_long_sentence_without_punctuation(server: Server) -> None:
-    """320 words without a sentence end: cut into segments of at most max-segment-words, none lost."""
+@pytest.mark.parametrize(
+    ("words", "limit"),
+    [
+        ("the red car drives past the old house", ServerConfig().max_uncased_segment_words),  # a recognizer's
+        ("The red car drives past the old House", ServerConfig().max_segment_words),  # written text
+    ],
+)
+async def test_long_sentence_without_punctuation(server: Server, words: str, limit: int) -> None:
+    """320 words without a sentence end: cut into segments of max-segment-words (max-uncased-segment-words
+    for text without capitals), none lost."""
     ws, _ = await open_stream(server)
-    text = " ".join(["the red car drives past the old house"] * 40)
+    text = " ".join([words] * 40)
     await send(ws, "append", text)
     await send(ws, "commit")
-    limit = ServerConfig().max_segment_words
     messages = await receive_until(ws, finals=-(-320 // limit), timeout=180)
     finals = [m for m in messages if m["type"] == "final"]
     assert " ".join(f["source"] for f in finals) == text
-    assert all(len(f["source"].split()) <= limit and f["text"] for f in finals)
+    assert [len(f["source"].split()) for f in finals] == [limit] * (320 // limit) + [320 % limit] * bool(320 % limit)
+    assert all(f["text"] for f in finals)
     await ws.close()
 
 
 async def test_a_pause_ends_unpunctuated_speech() -> None:
     """Speech-recognizer text without punctuation: a final within about a second of the pause, and one
-    at least every max-segment-words (at most 40) words without one."""
+    at least every max-uncased-segment-words (at most 40) words without one."""
     srv = Server("--cache-size", "0")
     try:
         ws, _ = await open_stream(srv, "source=en&target=de&pause_ms=500")
@@ -214,7 +222,7 @@ async def test_a_pause_ends_unpunctuated_speech() -> None:
         check_guarantees(messages, ["a man is riding a bicycle"])
         # The server's default pause (1000 ms), and the length cut without any pause.
         ws2, _ = await open_stream(srv)
-        limit = ServerConfig().max_segment_words
+        limit = ServerConfig().max_uncased_segment_words
         words = ("the children walk to school every morning and " * 10).split()[: limit + 8]
         for word in words:
             await send(ws2, "append", word + " ")

@@ -81,11 +81,15 @@ def drive(
     policy: StabilityPolicy,
     *,
     max_words: int = 0,
+    max_uncased_words: int = 0,
     revisions: bool = False,
 ) -> tuple[list[_Run], dict[str, float]]:
     """Play every stream's events side by side (one step each at a time), translating what the states
     ask for after each step: finals in one batch, then partials in one batch."""
-    states = [StreamState(policy=policy, max_words=max_words, revisions=revisions) for _ in streams]
+    states = [
+        StreamState(policy=policy, max_words=max_words, max_uncased_words=max_uncased_words, revisions=revisions)
+        for _ in streams
+    ]
     runs = [_Run([], []) for _ in streams]
     read = [0] * len(streams)
     cpu = 0.0
@@ -250,13 +254,16 @@ def measure_unpunctuated(
     *,
     document: int = 10,
     max_words: int | None = None,
+    max_uncased_words: int | None = None,
 ) -> dict[str, Any]:
     """Documents of ``document`` consecutive sentences, each one stream fed word by word: punctuated;
     lowercase unpunctuated with a pause after each sentence (speech); and unpunctuated without pauses
     (cut by length only). BLEU and chrF of each document's concatenated finals against its concatenated
     references, and the longest run of source words between two finals."""
     policy = policy or StabilityPolicy()
-    max_words = ServerConfig().max_segment_words if max_words is None else max_words
+    config = ServerConfig()  # the server's cuts unless told otherwise
+    max_words = config.max_segment_words if max_words is None else max_words
+    max_uncased_words = config.max_uncased_segment_words if max_uncased_words is None else max_uncased_words
     docs = [(sentences[i : i + document], refs[i : i + document]) for i in range(0, len(sentences), document)]
     references = [" ".join(r) for _, r in docs]
     variants: dict[str, list[list[Event]]] = {
@@ -266,9 +273,16 @@ def measure_unpunctuated(
         ],
         "unpunctuated, no pauses": [_typed(w for s in d for w in unpunctuated(s).split()) for d, _ in docs],
     }
-    rows: dict[str, Any] = {"documents": len(docs), "sentences_per_document": document, "max_words": max_words}
+    rows: dict[str, Any] = {
+        "documents": len(docs),
+        "sentences_per_document": document,
+        "max_words": max_words,
+        "max_uncased_words": max_uncased_words,
+    }
     for name, streams in variants.items():
-        runs, _ = drive(engine, streams, source, target, policy, max_words=max_words)
+        runs, _ = drive(
+            engine, streams, source, target, policy, max_words=max_words, max_uncased_words=max_uncased_words
+        )
         hyps = [" ".join(m.text for _, m in r.seen if isinstance(m, Final)) for r in runs]
         gaps = []
         for run in runs:

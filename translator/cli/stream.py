@@ -22,7 +22,7 @@ from translator.client import StreamClient, StreamError
 from translator.engine.engine import texts_only
 from translator.protocol import ClientMessage, Final, ProtocolError, encode, parse_client_message
 from translator.server.settings import ServerConfig
-from translator.streaming import StreamState, translate_pending
+from translator.streaming import translate_pending
 from translator.subtitles import Cue, srt_cue, vtt_cue, vtt_header
 
 FORMATS = ("text", "jsonl", "vtt", "srt")
@@ -86,7 +86,7 @@ class _Timeline:
     """When each segment's text began to arrive (mirrors the server's segmentation)."""
 
     def __init__(self) -> None:
-        self.mirror = StreamState(max_words=ServerConfig.max_segment_words)
+        self.mirror = ServerConfig().stream_state()
         self.started: dict[int, float] = {}
 
     def apply(self, message: ClientMessage, now: float) -> None:
@@ -129,7 +129,7 @@ async def _lines_safe(loop: asyncio.AbstractEventLoop, output: Output) -> Any:
 
 async def run_local(args: argparse.Namespace, output: Output) -> int:
     engine = engine_from_args(args)
-    state = StreamState(max_words=ServerConfig.max_segment_words)  # segments as the server cuts them
+    state = ServerConfig().stream_state()  # segments as the server cuts them
     timeline = _Timeline()
     loop = asyncio.get_running_loop()
 

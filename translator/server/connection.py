@@ -53,7 +53,7 @@ class Connection:
         self.client = client
         self.key = key
         self.hub = state.sessions
-        self.state = StreamState(max_words=state.config.max_segment_words, revisions=revisions)
+        self.state = state.config.stream_state(revisions=revisions)
         # No input for this long ends the open segment (the stream's ?pause_ms=, else the server's); 0: never.
         self.pause = max(0.0, state.config.pause_ms if pause_ms is None else pause_ms) / 1000
         self.wake = asyncio.Event()

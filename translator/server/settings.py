@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from translator.engine.engine import DEVICES
+from translator.streaming import StreamState
 
 ENV_PREFIX = "TRANSLATOR_"
 WS_IMPLEMENTATIONS = ("websockets-sansio", "websockets", "wsproto")
@@ -110,15 +111,24 @@ class ServerConfig:
         default=1000, metadata=setting("messages per second per stream, a flood guard")
     )
     # Segments of unpunctuated input (speech): a pause in the input ends one (a stream may set its own with
-    # ?pause_ms=), and so does reaching max_segment_words words without a sentence end.
+    # ?pause_ms=), and so does reaching max_segment_words words without a sentence end (text written without
+    # case, a speech recognizer's, max_uncased_segment_words).
     pause_ms: float = field(
         default=1000.0, metadata=setting("milliseconds without input that end the open segment; 0: never")
     )
-    # 20: on lowercase unpunctuated input without pauses, cuts at 20 words translate better than at 40
-    # (Multi30k val 21.0 / 19.5 BLEU against 11.9 / 12.5 de→en / en→de; newstest2020 dev 3.8 / 4.1 against
-    # 1.7 / 3.2): these models are lost in long inputs (README, unpunctuated input).
     max_segment_words: int = field(
-        default=20, metadata=setting("words after which an open segment without a sentence end is cut; 0: never")
+        default=40, metadata=setting("words after which an open segment without a sentence end is cut; 0: never")
+    )
+    # 20: lowercase unpunctuated input without pauses cut at 20 words translates better than at 40 (Multi30k
+    # val 21.0 / 19.5 BLEU against 11.9 / 12.5 de→en / en→de; newstest2020 dev 3.8 / 4.1 against 1.7 / 3.2):
+    # these models are lost in long inputs (README, unpunctuated input). Written text keeps the longer cut: a
+    # long sentence there is still being written.
+    max_uncased_segment_words: int = field(
+        default=20,
+        metadata=setting(
+            "the same for text written without capitals (or all in capitals): a speech recognizer's, when that "
+            "is sooner; 0: as max-segment-words"
+        ),
     )
     # Then the finals of the open text, and close 1001.
     idle_timeout: float = field(
@@ -186,6 +196,13 @@ class ServerConfig:
             raise ValueError("the Redis TTL and timeout must be positive, the retry interval not negative")
         if self.resume_seconds < 0 or self.resume_max_streams < 1 or self.resume_max_finals < 1:
             raise ValueError("resume seconds must not be negative, the resume bounds must be positive")
+
+    def stream_state(self, *, revisions: bool = False) -> StreamState:
+        """A stream's state, cutting segments as these settings say (the server's streams, and the caption
+        pipe's mirror of them)."""
+        return StreamState(
+            max_words=self.max_segment_words, max_uncased_words=self.max_uncased_segment_words, revisions=revisions
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
