@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.conftest import check_state_guarantees as check_guarantees
 from tests.conftest import fake_translate
 from translator.decoding import Hypotheses, Prefix
@@ -286,6 +288,19 @@ def test_a_pause_ends_the_open_segment() -> None:
     state.pause(11.0)
     assert state.take_finals() == [FinalJob(0, "so we meet again", "", 11.0)]
     assert state.pause_deadline(1.0) is None and state.open_text == ""
+
+
+def test_partials_ask_for_the_policy_beam() -> None:
+    state = StreamState(policy=StabilityPolicy(partial_beam=2))
+    state.append("A man is riding ")
+    job = state.next_partial()
+    assert job is not None and isinstance(job.prefix, Prefix) and job.prefix.beam == 2
+    wide = StreamState(policy=StabilityPolicy(partial_beam=0))
+    wide.append("A man is riding ")
+    job = wide.next_partial()
+    assert job is not None and isinstance(job.prefix, Prefix) and job.prefix.beam == 0  # the engine's
+    with pytest.raises(ValueError, match="partial_beam"):
+        StabilityPolicy(partial_beam=-1)
 
 
 def test_a_segment_written_without_case_is_cut_sooner() -> None:

@@ -25,28 +25,37 @@ class Prefix(str):
     - ``boundary``: after a forced prefix the next token must start a new word, so that the prefix's
       last word is never extended (``Land`` → ``Lande``); picked among CTranslate2's alternatives at the
       first free position.
+    - ``beam``: the beam width for this decoding (0: the engine's), e.g. a narrower one for partials.
     """
 
     bias: float
     hypotheses: int
     free: bool
     boundary: bool
+    beam: int
 
     def __new__(
-        cls, text: str = "", *, bias: float = 0.0, hypotheses: int = 1, free: bool = False, boundary: bool = False
+        cls,
+        text: str = "",
+        *,
+        bias: float = 0.0,
+        hypotheses: int = 1,
+        free: bool = False,
+        boundary: bool = False,
+        beam: int = 0,
     ) -> Prefix:
         if not 0.0 <= bias < 1.0:
             raise ValueError("bias must be in [0, 1)")
-        if hypotheses < 1:
-            raise ValueError("hypotheses must be at least 1")
+        if hypotheses < 1 or beam < 0:
+            raise ValueError("hypotheses must be at least 1, beam not negative")
         self = super().__new__(cls, text)
-        self.bias, self.hypotheses, self.free, self.boundary = bias, hypotheses, free, boundary
+        self.bias, self.hypotheses, self.free, self.boundary, self.beam = bias, hypotheses, free, boundary, beam
         return self
 
     @property
-    def mode(self) -> tuple[float, int, bool, bool]:
+    def mode(self) -> tuple[float, int, bool, bool, int]:
         """What decides the decoding call (texts with the same mode are decoded together)."""
-        return (self.bias, self.hypotheses, self.free, self.boundary)
+        return (self.bias, self.hypotheses, self.free, self.boundary, self.beam)
 
     def __repr__(self) -> str:
         return f"Prefix({str(self)!r}, bias={self.bias}, hypotheses={self.hypotheses}, free={self.free})"

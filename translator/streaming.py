@@ -71,6 +71,9 @@ class StabilityPolicy:
     agreement: int = 2
     # n-best hypotheses per partial: the display shows only what they all share (1: the best).
     hypotheses: int = 1
+    # The beam width of partials' decodings (0: the engine's, as finals). 2 rather than the engine's 4: a
+    # partial update costs 30-38 % less CPU for the same lag and finals (Multi30k val, README).
+    partial_beam: int = 2
     # An unfinished sentence's display holds back the last ``mask`` words beyond the stable text.
     mask: int = 0
     # An unfinished sentence's display shows only the words the previous hypothesis had too (all agreed
@@ -95,6 +98,8 @@ class StabilityPolicy:
             raise ValueError("anchor must be forced, bias or none")
         if not 0.0 < self.bias < 1.0 or self.agreement < 2 or self.hypotheses < 1 or self.mask < 0:
             raise ValueError("bias in (0, 1), agreement at least 2, hypotheses at least 1, mask not negative")
+        if self.partial_beam < 0:
+            raise ValueError("partial_beam must not be negative")
         if self.final_hypotheses < 1:
             raise ValueError("final_hypotheses must be at least 1")
 
@@ -281,12 +286,13 @@ class StreamState:
         self._open.requested_source = source
         self._versions += 1
         policy, segment = self.policy, self._open
+        n, beam = policy.hypotheses, policy.partial_beam
         if policy.anchor == "bias":
-            prefix = Prefix(segment.previous, bias=policy.bias, hypotheses=policy.hypotheses)
+            prefix = Prefix(segment.previous, bias=policy.bias, hypotheses=n, beam=beam)
         elif policy.anchor == "none":
-            prefix = Prefix("", hypotheses=policy.hypotheses)
+            prefix = Prefix("", hypotheses=n, beam=beam)
         else:
-            prefix = Prefix(segment.stable, hypotheses=policy.hypotheses, boundary=policy.boundary)
+            prefix = Prefix(segment.stable, hypotheses=n, boundary=policy.boundary, beam=beam)
         return PartialJob(self.next_segment, source, prefix, self._versions)
 
     # Results ---------------------------------------------------------------------------------

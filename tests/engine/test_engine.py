@@ -199,3 +199,14 @@ def test_n_best_soft_bias_and_word_boundaries(en_de: Engine) -> None:
     # Mixed modes in one call come back in order.
     mixed = texts_only(en_de, "en", "de", [SENTENCE, "Two dogs."], [Prefix("", hypotheses=2), None])
     assert isinstance(mixed[0], Hypotheses) and not isinstance(mixed[1], Hypotheses)
+
+
+def test_a_prefix_may_ask_for_its_own_beam(en_de: Engine) -> None:
+    """A narrower beam for partials: the same as the engine decoding with that beam, at most that many
+    hypotheses."""
+    sentences = [*SENTENCES, SENTENCE]
+    greedy = [t.text for t in en_de.translate(sentences, options=TranslationOptions(beam_size=1))]
+    asked = texts_only(en_de, "en", "de", sentences, [Prefix("", beam=1, hypotheses=4)] * len(sentences))
+    assert asked == greedy and all(len(a.alternatives) == 1 for a in asked if isinstance(a, Hypotheses))
+    with pytest.raises(ValueError, match="beam"):
+        Prefix("", beam=-1)

@@ -89,9 +89,10 @@ def resolve_compute_type(device: str, compute_type: str | None) -> str:
     return compute_type
 
 
-# How a unit is decoded (translator.decoding.Prefix.mode): bias, hypotheses, free first, word boundary.
-_Mode = tuple[float, int, bool, bool]
-_PLAIN: _Mode = (0.0, 1, False, False)
+# How a unit is decoded (translator.decoding.Prefix.mode): bias, hypotheses, free first, word boundary,
+# beam (0: the options').
+_Mode = tuple[float, int, bool, bool, int]
+_PLAIN: _Mode = (0.0, 1, False, False, 0)
 # A unit's key: source tokens, prefix tokens, mode, prefix text.
 _Key = tuple[tuple[str, ...], tuple[str, ...], _Mode, str]
 # Alternatives asked for at the first free position, to find a continuation that starts a new word.
@@ -262,7 +263,7 @@ class Engine:
         first: list[_Key] = [(k[0], bare, k[2], k[3]) if k[2][2] else k for k in keys]
         outputs = dict(zip(keys, self._decode(first, opts, target), strict=True))
         retry = [k for k in keys if outputs[k].kept is False]
-        forced: list[_Key] = [(k[0], k[1], (0.0, k[2][1], False, k[2][3]), k[3]) for k in retry]
+        forced: list[_Key] = [(k[0], k[1], (0.0, k[2][1], False, k[2][3], k[2][4]), k[3]) for k in retry]
         for key, out in zip(retry, self._decode(forced, opts, target), strict=True):
             outputs[key] = _Output(out.text, out.score, out.hypotheses, kept=False)
         return outputs
@@ -274,7 +275,7 @@ class Engine:
         for i, key in enumerate(keys):
             by_mode.setdefault(key[2], []).append(i)
         pending = []
-        for (bias, hypotheses, _, boundary), indexes in by_mode.items():
+        for (bias, hypotheses, _, boundary, beam), indexes in by_mode.items():
             for start in range(0, len(indexes), opts.max_batch_size):
                 batch = [keys[i] for i in indexes[start : start + opts.max_batch_size]]
                 longest = max(len(k[0]) for k in batch)
@@ -283,8 +284,9 @@ class Engine:
                 if self.metadata.max_positions is not None:
                     # Decoding past the model's last position is an error in CTranslate2, not a longer output.
                     bound = min(bound, self.metadata.max_positions - 1)
+                width = beam or opts.beam_size
                 # CTranslate2 returns at most beam_size hypotheses.
-                extra: dict[str, Any] = {"num_hypotheses": min(hypotheses, max(opts.beam_size, 1))}
+                extra: dict[str, Any] = {"num_hypotheses": min(hypotheses, max(width, 1))}
                 if bias > 0.0:
                     extra["prefix_bias_beta"] = bias
                 elif boundary and any(k[1] for k in batch):
@@ -293,7 +295,7 @@ class Engine:
                 futures = self._translator.translate_batch(
                     [list(k[0]) for k in batch],
                     target_prefix=[list(k[1]) if k[1] else None for k in batch],
-                    beam_size=max(opts.beam_size, 2) if bias > 0.0 else opts.beam_size,
+                    beam_size=max(width, 2) if bias > 0.0 else width,
                     max_decoding_length=bound,
                     max_input_length=0,
                     no_repeat_ngram_size=opts.no_repeat_ngram_size,
@@ -321,7 +323,7 @@ class Engine:
                 hyp = hyp[1:]
             texts.append(self._target_sp.decode(hyp))
         scores = [float(x) for x in result.scores] if result.scores else [0.0] * len(texts)
-        _, hypotheses, free, _ = key[2]
+        _, hypotheses, free, _, _ = key[2]
         best, kept = 0, True
         if key[3]:
             chosen = choose_keeping(texts, key[3])
