@@ -34,10 +34,8 @@ from translator.streaming import FinalJob, PartialJob, StabilityPolicy, StreamSt
 
 # Policies compared by --sweep (README, Stability policy). "before" is the policy this project shipped
 # until the sweep: forced stable prefix, agreement of two hypotheses, final forced, display unfiltered.
-# The sweep's policies decode partials with the engine's beam (4), as when the sweep was run; the
-# default's narrower beam for partials came after it ("agreed beam4" against the default).
-BEFORE = StabilityPolicy(display_agreed=False, strip_end=False, free_final=False, final_boundary=False, partial_beam=0)
-MASK = StabilityPolicy(display_agreed=False, partial_beam=0)
+BEFORE = StabilityPolicy(display_agreed=False, strip_end=False, free_final=False, final_boundary=False)
+MASK = StabilityPolicy(display_agreed=False)
 POLICIES: dict[str, StabilityPolicy] = {
     "before": BEFORE,
     "strip": replace(BEFORE, strip_end=True),
@@ -47,9 +45,10 @@ POLICIES: dict[str, StabilityPolicy] = {
     "mask2": replace(MASK, mask=2),
     "mask3": replace(MASK, mask=3),
     "agreed (default)": StabilityPolicy(),
-    "agreed beam4": StabilityPolicy(partial_beam=0),
+    "agreed mask1": StabilityPolicy(mask=1),
+    # Partials decoded with a narrower beam than the finals (StabilityPolicy.partial_beam).
+    "agreed beam2": StabilityPolicy(partial_beam=2),
     "agreed beam1": StabilityPolicy(partial_beam=1),
-    "agreed mask1": StabilityPolicy(mask=1, partial_beam=0),
     "la3": replace(MASK, agreement=3),
     "nbest3": replace(MASK, hypotheses=3),
     "free la2": replace(MASK, anchor="none"),
