@@ -239,7 +239,8 @@ class StreamState:
         translated (a word still being typed stays open)."""
         cuts: list[str] = []
         while True:
-            limits = [self.max_words, self.max_uncased_words if is_caseless(self.open_text) else 0]
+            uncased = self.max_uncased_words and is_caseless(self.open_text)
+            limits = [self.max_words, self.max_uncased_words if uncased else 0]
             limit = min((n for n in limits if n), default=0)
             if not limit:
                 return cuts

@@ -29,11 +29,13 @@ def count_forms(lines: Iterable[str]) -> Counter[str]:
     """How often each written form of each word occurs where its case is not positional."""
     counts: Counter[str] = Counter()
     for line in lines:
+        end = 0  # of the previous word: what lies between it and this one decides
         for match in _WORD.finditer(line):
-            before = line[: match.start()].rstrip()
-            if not before or before[-1] in _OPENS:
-                continue
-            counts[match.group()] += 1
+            gap = line[end : match.start()].rstrip()
+            positional = gap[-1] in _OPENS if gap else end == 0  # right after a word: not positional
+            end = match.end()
+            if not positional:
+                counts[match.group()] += 1
     return counts
 
 

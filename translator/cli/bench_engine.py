@@ -16,7 +16,7 @@ from typing import Any
 
 from translator.cli.common import engine_from_args, percentiles
 from translator.engine.corpus import multi30k_test_pairs, read_lines
-from translator.engine.engine import Engine
+from translator.engine.engine import Engine, TranslationOptions
 from translator.engine.metadata import ModelMetadata
 
 BUILTIN_SENTENCES = [
@@ -175,9 +175,11 @@ def _raw_translator(
 
 
 def _raw_one(translator: Any, tokens: list[str], beam: int) -> None:
-    # The engine's bound for one sentence: 2 x input tokens + 10; and its repetition guard.
+    # The engine's bound for one sentence and its repetition guard (TranslationOptions' defaults).
+    options = TranslationOptions()
+    bound = math.ceil(options.max_length_ratio * len(tokens)) + options.max_length_extra
     translator.translate_batch(
-        [tokens], beam_size=beam, max_decoding_length=math.ceil(2 * len(tokens)) + 10, no_repeat_ngram_size=3
+        [tokens], beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=options.no_repeat_ngram_size
     )
 
 
