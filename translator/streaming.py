@@ -238,7 +238,10 @@ class StreamState:
         it is written without case) becomes a segment: all of it, so that its final covers what its partials
         translated (a word still being typed stays open)."""
         cuts: list[str] = []
+        shortest = min((n for n in (self.max_words, self.max_uncased_words) if n), default=0)
         while True:
+            if not shortest or len(self.open_text.split()) < shortest:
+                return cuts  # too few words for any cut (the common case: checked first, per append)
             uncased = self.max_uncased_words and is_caseless(self.open_text)
             limits = [self.max_words, self.max_uncased_words if uncased else 0]
             limit = min((n for n in limits if n), default=0)

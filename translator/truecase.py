@@ -115,8 +115,9 @@ def is_lowercase_text(text: str) -> bool:
 
 def is_all_caps(text: str) -> bool:
     """Text of at least two words written all in capitals (``A MAN IS RIDING``: broadcast captions)."""
-    words = [w for w in text.split() if any(c.isalpha() for c in w)]
-    return len(words) >= 2 and not any(c.islower() for c in text)
+    if any(c.islower() for c in text):  # first: written text has a small letter within its first word
+        return False
+    return sum(1 for w in text.split() if any(c.isalpha() for c in w)) >= 2
 
 
 def is_caseless(text: str) -> bool:

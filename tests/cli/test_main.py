@@ -132,6 +132,24 @@ def test_models_bench_prints_numbers() -> None:
     assert rows[0]["latency_p50_ms"] > 0
 
 
+@pytest.mark.skipif(not (SHARED_DATA / "multi30k").is_dir(), reason="../shared/data is not present")
+def test_models_bench_finals_prints_each_fallback() -> None:
+    proc = run(
+        "models", "bench", "-s", "en", "-t", "de", "--finals", "--sentences", "6", "--final-gap-ms", "0",
+        "--inter-threads", "2", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [(r["stable"], r["fallback"]) for r in rows] == [
+        ("kept", "beside"), ("kept", "after"), ("contradicted", "beside"), ("contradicted", "after"),
+    ]  # fmt: skip
+    assert all(r["finals"] == 6 and 0 < r["ms"]["p50"] <= r["ms"]["max"] for r in rows)
+    # The first half of a sentence's own offline translation is kept; where to decode the fallback changes
+    # the time only, not which finals keep their stable text.
+    assert rows[0]["kept_stable"] == rows[1]["kept_stable"] == 6
+    assert rows[2]["kept_stable"] == rows[3]["kept_stable"] < 6
+
+
 def test_serve_refuses_bad_configuration(tmp_path: Path) -> None:
     import os
 

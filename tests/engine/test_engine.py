@@ -7,6 +7,7 @@ import math
 import pytest
 import sacrebleu
 
+from tests.conftest import MODELS
 from translator.decoding import Hypotheses, Prefix
 from translator.engine.corpus import SHARED_DATA, multi30k, multi30k_test, read_lines
 from translator.engine.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device, texts_only
@@ -184,6 +185,33 @@ def test_a_free_final_keeps_the_prefix_words_or_forces_them(en_de: Engine) -> No
     [forced] = texts_only(en_de, "en", "de", [SENTENCE], [Prefix(odd, free=True, hypotheses=4)])
     assert isinstance(forced, Hypotheses) and forced.kept is False
     assert forced.split()[:2] == ["Zwei", "Frauen"]
+
+
+def test_forced_fallbacks_run_beside_free_decodings_when_replicas_are_idle() -> None:
+    """With two idle replicas a final's forced decoding is submitted right after its free one (one decoding's
+    time when the free hypotheses contradict the stable text); with one replica, or the option off, only after
+    it and only if needed. Either way the same translations."""
+    sources = [SENTENCE, *SENTENCES[:3]]
+    offline = [t.text for t in Engine(MODELS / "en-de", device="cpu").translate(sources)]
+    prefixes = [Prefix("Zwei Frauen", free=True, hypotheses=4)] + [
+        Prefix(" ".join(o.split()[:2]), free=True, hypotheses=4) for o in offline[1:]
+    ]
+    results, submitted = {}, {}
+    for replicas, beside in ((1, True), (2, True), (2, False)):
+        engine = Engine(MODELS / "en-de", device="cpu", inter_threads=replicas)
+        calls: list[int] = []
+        submit = engine._submit
+        engine._submit = lambda keys, *a, calls=calls, submit=submit: calls.append(len(keys)) or submit(keys, *a)  # type: ignore[method-assign]
+        options = TranslationOptions(fallback_beside=beside)
+        results[replicas, beside] = [
+            (t.text, t.kept) for t in engine.translate(sources, target_prefixes=prefixes, options=options)
+        ]
+        submitted[replicas, beside] = calls
+    # 4 free decodings; then all 4 forced ones beside them, or (one replica, option off) the 1 needed after them.
+    assert submitted == {(1, True): [4, 0, 1], (2, True): [4, 4], (2, False): [4, 0, 1]}
+    assert results[1, True] == results[2, True] == results[2, False]
+    assert [kept for _, kept in results[1, True]] == [False, True, True, True]
+    assert results[1, True][1:] == [(o, True) for o in offline[1:]]
 
 
 def test_n_best_soft_bias_and_word_boundaries(en_de: Engine) -> None:

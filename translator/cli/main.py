@@ -12,7 +12,7 @@ from typing import Any
 
 from translator.cli.bench import add_arguments as add_bench_arguments
 from translator.cli.bench import parse_urls, run_bench
-from translator.cli.bench_engine import run_engine_bench
+from translator.cli.bench_engine import run_engine_bench, run_finals_bench
 from translator.cli.bench_stability import add_arguments as add_stability_arguments
 from translator.cli.bench_stability import run_stability_bench
 from translator.cli.common import (
@@ -119,7 +119,7 @@ def cmd_models_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_models_bench(args: argparse.Namespace) -> int:
-    return run_engine_bench(args)
+    return run_finals_bench(args) if args.finals else run_engine_bench(args)
 
 
 def cmd_models_stability(args: argparse.Namespace) -> int:
@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute-types", default="int8", help="comma-separated, e.g. int8,float32")
     p.add_argument("--threads", default="1x1", help="comma-separated INTERxINTRA settings, e.g. 1x1,2x1,1x2")
     p.add_argument("--batch-sizes", default="1,8,32", help="comma-separated batch sizes")
+    p.add_argument(
+        "--finals",
+        action="store_true",
+        help="instead: a stream's final decodings one at a time, forced fallback beside or after the free one",
+    )
+    p.add_argument("--final-gap-ms", type=float, default=40.0, help="--finals: pause before each final")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_bench)
 

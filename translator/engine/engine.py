@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,10 @@ class TranslationOptions:
     repetition_penalty: float = 1.0
     length_penalty: float = 1.0
     max_batch_size: int = 32
+    # A final whose prefix is tried last (decoding.Prefix.free) has its forced fallback submitted right after its
+    # free decoding when two replicas are idle, so that it costs one decoding's time, not two, when the free
+    # hypotheses contradict the prefix (p50 33 -> 18 ms); waited for only if needed (README, Performance).
+    fallback_beside: bool = True
     # Input written without case (all lowercase, or all capitals) gets it back from the model's truecasing
     # table, if it has one (translator.truecase): lowercase German 26 → 42 BLEU (README, unpunctuated input).
     truecase: bool = True
@@ -261,16 +265,35 @@ class Engine:
         # only those whose free hypotheses all contradict the prefix's words are then decoded forced (at a
         # word boundary if asked). Measured cheaper than decoding both at once (README, Stability policies).
         first: list[_Key] = [(k[0], bare, k[2], k[3]) if k[2][2] else k for k in keys]
-        outputs = dict(zip(keys, self._decode(first, opts, target), strict=True))
+        tried = [k for k in keys if k[2][2] and k[3]]
+        # ... except when the translator has replicas to spare: then the forced decodings are submitted right
+        # after the free ones, to run beside them on a replica that would be idle, and waited for only if
+        # needed: a final whose free hypotheses contradict the stable text costs one decoding's time, not two.
+        ahead = tried if tried and opts.fallback_beside and self._idle_replicas() >= 2 else []
+        collect = self._submit(first, opts, target)
+        collect_ahead = self._submit([_forced(k) for k in ahead], opts, target)
+        outputs = dict(zip(keys, collect(), strict=True))
         retry = [k for k in keys if outputs[k].kept is False]
-        forced: list[_Key] = [(k[0], k[1], (0.0, k[2][1], False, k[2][3], k[2][4]), k[3]) for k in retry]
-        for key, out in zip(retry, self._decode(forced, opts, target), strict=True):
-            outputs[key] = _Output(out.text, out.score, out.hypotheses, kept=False)
+        if retry:
+            forced = dict(zip(ahead, collect_ahead(), strict=True))
+            later = [k for k in retry if k not in forced]
+            if later:
+                forced.update(zip(later, self._submit([_forced(k) for k in later], opts, target)(), strict=True))
+            for key in retry:
+                out = forced[key]
+                outputs[key] = _Output(out.text, out.score, out.hypotheses, kept=False)
         return outputs
 
-    def _decode(self, keys: list[_Key], opts: TranslationOptions, target: str) -> list[_Output]:
-        """Decode ``keys``, grouped by mode, in length-sorted chunks, each with its own decoding bound;
-        submitted together so that a translator with inter_threads > 1 works on several chunks at once."""
+    def _idle_replicas(self) -> int:
+        """How many of the translator's replicas (``inter_threads``) have no batch to work on right now."""
+        replicas: int = self._translator.num_translators
+        active: int = self._translator.num_active_batches
+        return max(0, replicas - active)
+
+    def _submit(self, keys: list[_Key], opts: TranslationOptions, target: str) -> Callable[[], list[_Output]]:
+        """Start decoding ``keys``, grouped by mode, in length-sorted chunks, each with its own decoding bound,
+        all submitted at once so that a translator with inter_threads > 1 works on several chunks together;
+        returns what waits for their outputs (in the order of ``keys``)."""
         by_mode: dict[_Mode, list[int]] = {}
         for i, key in enumerate(keys):
             by_mode.setdefault(key[2], []).append(i)
@@ -306,11 +329,15 @@ class Engine:
                     **extra,
                 )
                 pending.append((indexes[start : start + opts.max_batch_size], futures))
-        outputs: list[_Output | None] = [None] * len(keys)
-        for indexes, futures in pending:
-            for i, future in zip(indexes, futures, strict=True):
-                outputs[i] = self._output(future.result(), keys[i], target)
-        return [o for o in outputs if o is not None]
+
+        def collect() -> list[_Output]:
+            outputs: list[_Output | None] = [None] * len(keys)
+            for indexes, futures in pending:
+                for i, future in zip(indexes, futures, strict=True):
+                    outputs[i] = self._output(future.result(), keys[i], target)
+            return [o for o in outputs if o is not None]
+
+        return collect
 
     def _output(self, result: Any, key: _Key, target: str) -> _Output:
         """The text (and hypotheses) of one decoding; a free or word-boundary one picks the best hypothesis
@@ -339,6 +366,11 @@ class _Output:
     score: float
     hypotheses: tuple[str, ...] = ()
     kept: bool | None = None
+
+
+def _forced(key: _Key) -> _Key:
+    """A prefix tried last, decoded forced (at a word boundary if asked): what it falls back to."""
+    return (key[0], key[1], (0.0, key[2][1], False, key[2][3], key[2][4]), key[3])
 
 
 def texts_only(engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]) -> list[str]:
