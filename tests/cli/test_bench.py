@@ -68,7 +68,7 @@ def test_cli_json_with_baseline(server: Server) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
-    modes = ["stream", "rest", "rest", "baseline-latency", "baseline", "baseline", "rest-paired"]
+    modes = ["stream", "rest", "rest", "baseline-latency", "baseline", "baseline", "baseline-inflight", "rest-paired"]
     assert [r["mode"] for r in rows] == modes
     assert all(r["sentences_per_s"] > 0 for r in rows if "sentences_per_s" in r)
     assert rows[3]["latency_ms"]["p50"] > 0 and rows[3]["inter_threads"] == 2  # the server's default threads
@@ -77,9 +77,13 @@ def test_cli_json_with_baseline(server: Server) -> None:
     assert rows[0]["vs_raw"]["throughput_ratio"] > 0 and rows[1]["vs_raw"]["throughput_ratio"] > 0
     best = max(rows[4:6], key=lambda r: r["sentences_per_s"])
     assert rows[1]["vs_raw"]["raw_best_batch"] == best["batch"]
+    # REST at c=2 also against raw CTranslate2 with 2 sentences in flight (flat-out streams have no such row).
+    assert rows[6]["in_flight"] == 2 and rows[6]["sentences_per_s"] > 0
+    assert rows[1]["vs_raw"]["raw_in_flight_sentences_per_s"] == rows[6]["sentences_per_s"]
+    assert rows[1]["vs_raw"]["in_flight_ratio"] > 0 and "in_flight_ratio" not in rows[0]["vs_raw"]
     # A lone REST client against raw single-sentence latency, and the same paired sentence by sentence.
     assert rows[2]["concurrency"] == 1 and rows[2]["vs_raw"]["p50_ratio"] > 0
-    paired = rows[6]
+    paired = rows[7]
     assert paired["sentences"] == 4 and paired["rest_latency_ms"]["p50"] > 0 and paired["raw_latency_ms"]["p50"] > 0
     assert paired["over_raw_ms"]["p50"] is not None
 

@@ -369,14 +369,14 @@ def run_bench(args: argparse.Namespace) -> int:
         )
         if not args.json:
             print_table(rows[-1:])
-
     if args.baseline:
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
         batches = [int(b) for b in args.baseline_batches.split(",")]
         threads = {"inter": args.inter_threads, "intra": args.intra_threads, "beam": args.beam_size}
-        raw = raw_bench.raw_ctranslate2(model, sentences, batches, **threads)
-        if args.rest and 1 in (int(n) for n in args.rest.split(",")):
+        counts = [int(n) for n in args.rest.split(",")] if args.rest else []
+        raw = raw_bench.raw_ctranslate2(model, sentences, batches, **threads, in_flight=[n for n in counts if n > 1])
+        if 1 in counts:
             pair = (args.source, args.target)
             raw.append(raw_bench.paired_latency(urls[0], model, sentences[: args.requests], *pair, **threads))
         rows.extend(raw)

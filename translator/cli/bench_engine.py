@@ -10,6 +10,7 @@ import math
 import os
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -93,61 +94,6 @@ def run_engine_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_finals_bench(args: argparse.Namespace) -> int:
-    """``translator models bench --finals``: a stream's final decoding (``Prefix(stable, free=True)``), one at
-    a time with a gap between finals as a stream sends them, for a stable text the free hypotheses keep (the
-    first half of the sentence's offline translation) and one they contradict (the first two words of another
-    sentence's translation), with the forced fallback decoded beside the free decoding or after it, the two
-    alternating sentence by sentence. Prints ms per final and how many kept the stable text."""
-    from translator.decoding import Prefix
-
-    pairs = multi30k_test_pairs(args.source, args.target)
-    sentences = [s for s, _ in pairs] if pairs else BUILTIN_SENTENCES * 25
-    sentences = sentences[: args.sentences]
-    compute_type = args.compute_types.split(",")[0]
-    engine: Engine = engine_from_args(argparse.Namespace(**{**vars(args), "compute_type": compute_type}))
-    offline = [t.text for t in engine.translate(sentences, source=args.source, target=args.target)]
-    stables = {
-        "kept": [" ".join(o.split()[: max(1, len(o.split()) // 2)]) for o in offline],
-        "contradicted": [" ".join(offline[(i + 1) % len(offline)].split()[:2]) for i in range(len(offline))],
-    }
-    rows: list[dict[str, Any]] = []
-    for stable, prefixes in stables.items():
-        ms: dict[bool, list[float]] = {True: [], False: []}
-        kept: dict[bool, int] = {True: 0, False: 0}
-        for i, sentence in enumerate(sentences):
-            for beside in (True, False) if i % 2 else (False, True):
-                options = replace(engine.options, fallback_beside=beside)
-                time.sleep(args.final_gap_ms / 1000)
-                t0 = time.perf_counter()
-                [result] = engine.translate(
-                    [sentence],
-                    source=args.source,
-                    target=args.target,
-                    target_prefixes=[Prefix(prefixes[i], free=True, hypotheses=4)],
-                    options=options,
-                )
-                ms[beside].append((time.perf_counter() - t0) * 1000)
-                kept[beside] += bool(result.kept)
-        for beside in (True, False):
-            latency = percentiles(ms[beside], digits=2)
-            fallback = "beside" if beside else "after"
-            rows.append(
-                {"stable": stable, "fallback": fallback, "finals": len(sentences), "ms": latency}
-                | {"kept_stable": kept[beside]}
-            )
-            if not args.json:
-                print(
-                    f"finals, stable text {stable:<12} fallback {fallback:<6} inter {args.inter_threads}: "
-                    f"ms p50 {latency['p50']:6.2f} p90 {latency['p90']:6.2f} p99 {latency['p99']:6.2f}  "
-                    f"kept {kept[beside]}/{len(sentences)}",
-                    flush=True,
-                )
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    return 0
-
-
 def _print_row(row: BenchRow, header: bool) -> None:
     if header:
         print(f"{'compute':<10} {'inter':>5} {'intra':>5} {'batch':>5} {'sent/s':>8} {'p50 ms':>7} {'p90 ms':>7}")
@@ -169,12 +115,16 @@ def raw_ctranslate2(
     intra: int,
     beam: int,
     latency_sentences: int = 200,
+    in_flight: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """Raw CTranslate2 ``translate_batch`` on pre-tokenized input, no server and no Python per sentence, with
     the given threads: single-sentence latency (one sentence at a time, as a lone request is translated),
     then throughput at each batch size (length-sorted batches, CTranslate2's own ``max_batch_size``
-    splitting, the chunks spread over the ``inter`` threads). One ``baseline-latency`` row, one ``baseline``
-    row per batch size."""
+    splitting, the chunks spread over the ``inter`` threads), and for each ``in_flight`` count N the most a
+    server with N requests in flight could get from the same threads: the sentences in arrival order, N at a
+    time, each wave shared out over the threads and finished before the next. One ``baseline-latency`` row,
+    one ``baseline`` row per batch size, one ``baseline-inflight`` row per count. All decode with the engine's
+    repetition guard, as the server does."""
     translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam)
     latencies = []
     cpu = _cpu_seconds()
@@ -193,10 +143,13 @@ def raw_ctranslate2(
         }
     ]
     bound = 2 * max(len(t) for t in tokens) + 10
+    guard = TranslationOptions().no_repeat_ngram_size
     for batch in batches:
         cpu = _cpu_seconds()
         start = time.perf_counter()
-        translator.translate_batch(tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound)
+        translator.translate_batch(
+            tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard
+        )
         elapsed = time.perf_counter() - start
         rows.append(
             {
@@ -209,6 +162,23 @@ def raw_ctranslate2(
                 "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(tokens)),
             }
         )
+    for count in in_flight:
+        start = time.perf_counter()
+        for first in range(0, len(tokens), count):
+            wave = tokens[first : first + count]
+            share = -(-len(wave) // inter)
+            futures = [
+                translator.translate_batch(
+                    wave[i : i + share], beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard,
+                    asynchronous=True,
+                )
+                for i in range(0, len(wave), share)
+            ]  # fmt: skip
+            for batch_futures in futures:
+                for future in batch_futures:
+                    future.result()
+        rate = round(len(tokens) / (time.perf_counter() - start), 1)
+        rows.append({"mode": "baseline-inflight", "in_flight": count, "sentences_per_s": rate})
     return rows
 
 
@@ -335,6 +305,7 @@ def add_vs_raw(rows: list[dict[str, Any]]) -> None:
     single = next((r["latency_ms"] for r in rows if r["mode"] == "baseline-latency"), None)
     best_row = max((r for r in rows if r["mode"] == "baseline"), key=lambda r: r["sentences_per_s"], default=None)
     best = best_row["sentences_per_s"] if best_row else None
+    in_flight = {r["in_flight"]: r["sentences_per_s"] for r in rows if r["mode"] == "baseline-inflight"}
     for row in rows:
         vs: dict[str, Any] = {}
         if row["mode"] == "rest" and row["concurrency"] == 1 and single:
@@ -344,6 +315,9 @@ def add_vs_raw(rows: list[dict[str, Any]]) -> None:
         elif (row["mode"] == "rest" or (row["mode"] == "stream" and not row["wpm"])) and best_row:
             vs = {"raw_best_sentences_per_s": best, "raw_best_batch": best_row["batch"]}
             vs["throughput_ratio"] = _ratio(row["sentences_per_s"], best)
+            same = in_flight.get(row.get("concurrency"))
+            if same:  # what raw CTranslate2 itself reaches with as many sentences in flight
+                vs |= {"raw_in_flight_sentences_per_s": same, "in_flight_ratio": _ratio(row["sentences_per_s"], same)}
         elif row["mode"] == "stream" and single:
             vs = {"raw_p99_ms": single["p99"], "final_p99_ratio": _ratio(row["final_ms"]["p99"], single["p99"])}
         if vs:
@@ -395,6 +369,12 @@ def print_raw_row(row: dict[str, Any]) -> None:
             f"  latency ms p50 {lat['p50']} p99 {lat['p99']}",
             flush=True,
         )
+    elif row["mode"] == "baseline-inflight":
+        print(
+            f"raw CTranslate2 {row['in_flight']:>3} in flight, arrival order, shared over the threads"
+            f"  sentences/s {row['sentences_per_s']:>7}",
+            flush=True,
+        )
     else:
         print(
             f"raw CTranslate2 batch {row['batch']:>3} inter {row['inter_threads']} intra {row['intra_threads']}"
@@ -423,6 +403,10 @@ def print_vs_raw(rows: list[dict[str, Any]]) -> None:
                 f"{row['sentences_per_s']} sentences/s = {vs['throughput_ratio']} x raw best "
                 f"{vs['raw_best_sentences_per_s']} (batch {vs['raw_best_batch']})"
             )
+            if "in_flight_ratio" in vs:
+                detail += (
+                    f"; = {vs['in_flight_ratio']} x raw with as many in flight ({vs['raw_in_flight_sentences_per_s']})"
+                )
         else:
             detail = f"final p99 {row['final_ms']['p99']} ms = {vs['final_p99_ratio']} x raw p99 {vs['raw_p99_ms']} ms"
         print(f"vs raw: {what}: {detail}", flush=True)

@@ -12,7 +12,8 @@ from typing import Any
 
 from translator.cli.bench import add_arguments as add_bench_arguments
 from translator.cli.bench import parse_urls, run_bench
-from translator.cli.bench_engine import run_engine_bench, run_finals_bench
+from translator.cli.bench_engine import run_engine_bench
+from translator.cli.bench_finals import run_finals_bench
 from translator.cli.bench_stability import add_arguments as add_stability_arguments
 from translator.cli.bench_stability import run_stability_bench
 from translator.cli.common import (
