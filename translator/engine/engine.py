@@ -41,7 +41,7 @@ class TranslationOptions:
     max_batch_size: int = 32
     # A final whose prefix is tried last (decoding.Prefix.free) has its forced fallback submitted right after its
     # free decoding when two replicas are idle, so that it costs one decoding's time, not two, when the free
-    # hypotheses contradict the prefix (p50 33 -> 18 ms); waited for only if needed (README, Performance).
+    # hypotheses contradict the prefix (p50 34 -> 18 ms); waited for only if needed (README, Stability policies).
     fallback_beside: bool = True
     # Input written without case (all lowercase, or all capitals) gets it back from the model's truecasing
     # table, if it has one (translator.truecase): lowercase German 26 → 42 BLEU (README, unpunctuated input).
