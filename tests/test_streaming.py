@@ -264,6 +264,33 @@ def test_final_jobs_ask_for_a_free_decoding_that_keeps_the_stable_words() -> Non
     assert StreamState(policy=StabilityPolicy(free_final=False)).policy.final_prefix("A").free is False
 
 
+def test_a_final_falls_back_to_the_last_partial_of_the_same_sentence() -> None:
+    """A free final whose hypotheses all contradict the stable text may take the stream's last partial of
+    the same model input (it starts with the stable words) instead of a forced decoding; only then."""
+    state = StreamState()
+    state.append("A man rides ")
+    partial(state, "Ein Mann fährt")
+    state.append("a bike. ")
+    assert partial(state, "Ein Mann fährt Rad.").stable == "Ein Mann"
+    state.append("Two ")  # the next sentence starts: the first is final
+    [job] = state.take_finals()
+    assert isinstance(job.prefix, Prefix) and job.prefix == "Ein Mann" and job.prefix.free
+    assert job.prefix.fallback == "Ein Mann fährt Rad."  # as the model wrote it, sentence end included
+    # A word came after the last partial: its hypothesis is not a translation of the final's input.
+    state.append("dogs ")
+    partial(state, "Zwei Hunde")
+    state.append("run ")
+    partial(state, "Zwei Hunde laufen")
+    state.append("fast. ")
+    state.commit()
+    [job] = state.take_finals()
+    assert job.prefix == "Zwei" and isinstance(job.prefix, Prefix) and job.prefix.fallback == ""
+    # Off with the policy; a fallback that does not start with the stable words is never used.
+    assert StabilityPolicy(partial_fallback=False).final_prefix("Ein Mann", "Ein Mann fährt.").fallback == ""
+    assert StabilityPolicy().final_prefix("Ein Mann", "Eine Frau fährt.").fallback == ""
+    assert StabilityPolicy().final_prefix("Ein Mann", "Ein Mann fährt.").fallback == "Ein Mann fährt."
+
+
 def test_revisions_give_the_offline_translation_and_say_so() -> None:
     state = StreamState(policy=StabilityPolicy(display_agreed=False), revisions=True)
     state.append("a b c ")

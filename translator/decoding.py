@@ -26,6 +26,9 @@ class Prefix(str):
       last word is never extended (``Land`` → ``Lande``); picked among CTranslate2's alternatives at the
       first free position.
     - ``beam``: the beam width for this decoding (0: the engine's), e.g. a narrower one for partials.
+    - ``fallback``: with ``free``, a translation of the same text already at hand that starts with the
+      prefix's words (a stream's last partial hypothesis of the finished sentence): taken when the free
+      hypotheses all contradict the prefix, instead of decoding it forced.
     """
 
     bias: float
@@ -33,6 +36,7 @@ class Prefix(str):
     free: bool
     boundary: bool
     beam: int
+    fallback: str
 
     def __new__(
         cls,
@@ -43,6 +47,7 @@ class Prefix(str):
         free: bool = False,
         boundary: bool = False,
         beam: int = 0,
+        fallback: str = "",
     ) -> Prefix:
         if not 0.0 <= bias < 1.0:
             raise ValueError("bias must be in [0, 1)")
@@ -50,6 +55,7 @@ class Prefix(str):
             raise ValueError("hypotheses must be at least 1, beam not negative")
         self = super().__new__(cls, text)
         self.bias, self.hypotheses, self.free, self.boundary, self.beam = bias, hypotheses, free, boundary, beam
+        self.fallback = fallback
         return self
 
     @property

@@ -89,6 +89,10 @@ class StabilityPolicy:
     # force the stable text only when none does. False: always force it.
     free_final: bool = True
     final_hypotheses: int = 4
+    # A free final whose hypotheses all contradict the stable text takes the stream's last partial hypothesis
+    # of the same sentence, when there is one that starts with the stable words, instead of a forced decoding
+    # of it: one decoding per final instead of two (README, Stability policies).
+    partial_fallback: bool = True
     # A forced final ends its prefix at a word boundary by CTranslate2's alternatives at the first free
     # position; else the best of its forced n-best that does is kept (a glued last stable word is cut back
     # to the stable word only when none does). Measured: alternatives cost quality (README).
@@ -104,9 +108,14 @@ class StabilityPolicy:
         if self.final_hypotheses < 1:
             raise ValueError("final_hypotheses must be at least 1")
 
-    def final_prefix(self, stable: str) -> Prefix:
+    def final_prefix(self, stable: str, fallback: str = "") -> Prefix:
+        """How a final starting with ``stable`` is decoded; ``fallback``: a translation of the same sentence at
+        hand that starts with the stable words (used with ``partial_fallback``)."""
         if self.free_final:
-            return Prefix(stable, free=True, hypotheses=self.final_hypotheses, boundary=self.final_boundary)
+            fallback = fallback if self.partial_fallback and starts_with_words(fallback, stable) else ""
+            return Prefix(
+                stable, free=True, hypotheses=self.final_hypotheses, boundary=self.final_boundary, fallback=fallback
+            )
         return Prefix(stable, boundary=self.final_boundary)
 
 
@@ -158,6 +167,10 @@ class _OpenSegment:
     previous: str = ""  # the last hypothesis, which a biased decoding leans toward
     requested_source: str = ""  # source of the last partial job handed out
     shown_version: int = -1  # version of the last partial turned into a message
+    # The model input of the last partial shown and its best hypothesis that keeps the stable words, as the
+    # model wrote it (a final of the same input can fall back to it: StabilityPolicy.partial_fallback).
+    shown_input: str = ""
+    shown_hypothesis: str = ""
 
 
 @dataclass
@@ -227,8 +240,9 @@ class StreamState:
             complete, self.open_text = cut_complete(self.open_text)
             complete += self._cut_long()
         for sentence in complete:
-            stable = self._open.stable
-            prefix = stable if self.revisions else self.policy.final_prefix(stable)
+            stable, segment = self._open.stable, self._open
+            fallback = segment.shown_hypothesis if segment.shown_input == model_input(sentence, final=True) else ""
+            prefix = stable if self.revisions else self.policy.final_prefix(stable, fallback)
             self._finals.append(FinalJob(self.next_segment, sentence, prefix, now, self.revisions))
             self.next_segment += 1
             self._open = _OpenSegment()
@@ -311,10 +325,12 @@ class StreamState:
         segment.shown_version = job.version
         stable = segment.stable.split()
         ended = bool(_SENTENCE_END.search(job.source))
-        keeping = []
+        keeping: list[list[str]] = []
         for hypothesis in alternatives_of(translation):
             words = hypothesis.split()
             if words[: len(stable)] == stable:
+                if not keeping:
+                    segment.shown_input, segment.shown_hypothesis = job.input, hypothesis
                 keeping.append(_strip_end(words, len(stable)) if policy.strip_end and not ended else words)
         if not keeping:
             # Every hypothesis contradicts the stable text: show just that, and agree on nothing new.

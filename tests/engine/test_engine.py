@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import sacrebleu
@@ -212,6 +213,29 @@ def test_forced_fallbacks_run_beside_free_decodings_when_replicas_are_idle() -> 
     assert results[1, True] == results[2, True] == results[2, False]
     assert [kept for _, kept in results[1, True]] == [False, True, True, True]
     assert results[1, True][1:] == [(o, True) for o in offline[1:]]
+
+
+def test_a_fallback_at_hand_replaces_the_forced_decoding() -> None:
+    """A free final with a fallback (a stream's last partial of the sentence): taken when the free hypotheses
+    contradict the prefix, with no forced decoding; ignored when they keep it."""
+    engine = Engine(MODELS / "en-de", device="cpu", inter_threads=2)
+    calls: list[int] = []
+    submit = engine._submit
+
+    def counted(keys: list[Any], *rest: Any) -> Any:
+        calls.append(len(keys))
+        return submit(keys, *rest)
+
+    engine._submit = counted  # type: ignore[method-assign,assignment]
+    [offline] = [t.text for t in engine.translate([SENTENCE])]
+    fallback = "Zwei Frauen fahren Rad."
+    contradicted = Prefix("Zwei Frauen", free=True, hypotheses=4, fallback=fallback)
+    kept = Prefix(" ".join(offline.split()[:2]), free=True, hypotheses=4, fallback=offline.split()[0] + " x")
+    calls.clear()
+    first, second = engine.translate([SENTENCE, SENTENCE], target_prefixes=[contradicted, kept])
+    assert (first.text, first.kept) == (fallback, False)
+    assert (second.text, second.kept) == (offline, True)
+    assert calls == [2, 0]  # the two free decodings; nothing forced, beside or after
 
 
 def test_n_best_soft_bias_and_word_boundaries(en_de: Engine) -> None:

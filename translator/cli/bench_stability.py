@@ -34,8 +34,11 @@ from translator.streaming import FinalJob, PartialJob, StabilityPolicy, StreamSt
 
 # Policies compared by --sweep (README, Stability policy). "before" is the policy this project shipped
 # until the sweep: forced stable prefix, agreement of two hypotheses, final forced, display unfiltered.
-BEFORE = StabilityPolicy(display_agreed=False, strip_end=False, free_final=False, final_boundary=False)
-MASK = StabilityPolicy(display_agreed=False)
+BEFORE = StabilityPolicy(
+    display_agreed=False, strip_end=False, free_final=False, final_boundary=False, partial_fallback=False
+)
+# The sweep's policies as measured then: a contradicted free final decoded forced (no partial fallback).
+MASK = StabilityPolicy(display_agreed=False, partial_fallback=False)
 POLICIES: dict[str, StabilityPolicy] = {
     "before": BEFORE,
     "strip": replace(BEFORE, strip_end=True),
@@ -45,6 +48,8 @@ POLICIES: dict[str, StabilityPolicy] = {
     "mask2": replace(MASK, mask=2),
     "mask3": replace(MASK, mask=3),
     "agreed (default)": StabilityPolicy(),
+    # A contradicted free final decoded forced rather than taken from the last partial (the default before).
+    "agreed forced fallback": StabilityPolicy(partial_fallback=False),
     "agreed mask1": StabilityPolicy(mask=1),
     # Partials decoded with a narrower beam than the finals (StabilityPolicy.partial_beam).
     "agreed beam2": StabilityPolicy(partial_beam=2),

@@ -97,8 +97,8 @@ def resolve_compute_type(device: str, compute_type: str | None) -> str:
 # beam (0: the options').
 _Mode = tuple[float, int, bool, bool, int]
 _PLAIN: _Mode = (0.0, 1, False, False, 0)
-# A unit's key: source tokens, prefix tokens, mode, prefix text.
-_Key = tuple[tuple[str, ...], tuple[str, ...], _Mode, str]
+# A unit's key: source tokens, prefix tokens, mode, prefix text, fallback (decoding.Prefix.fallback).
+_Key = tuple[tuple[str, ...], tuple[str, ...], _Mode, str, str]
 # Alternatives asked for at the first free position, to find a continuation that starts a new word.
 _BOUNDARY_ALTERNATIVES = 4
 
@@ -110,10 +110,11 @@ class _Unit:
     prefix: tuple[str, ...]
     mode: _Mode = _PLAIN
     prefix_text: str = ""
+    fallback: str = ""
 
     @property
     def key(self) -> _Key:
-        return (self.tokens, self.prefix, self.mode, self.prefix_text)
+        return (self.tokens, self.prefix, self.mode, self.prefix_text, self.fallback)
 
 
 class Engine:
@@ -248,12 +249,17 @@ class Engine:
             for sentence in sentences:
                 if truecaser is not None:
                     sentence = truecaser.restore(sentence)
-                for n, tokens in enumerate(self._source_tokens(sentence, source, target, limit)):
+                pieces = self._source_tokens(sentence, source, target, limit)
+                for n, tokens in enumerate(pieces):
                     # A forced prefix applies to the first piece only; later pieces of a long
                     # sentence start free (except for a target-language token).
                     unit_prefix = self._target_prefix(prefix if n == 0 else None, target)
                     if n == 0 and isinstance(prefix, Prefix):
-                        units.append(_Unit(index, tuple(tokens), tuple(unit_prefix), prefix.mode, str(prefix)))
+                        # A fallback translates the whole sentence: of no use for its first piece alone.
+                        fallback = prefix.fallback if len(pieces) == 1 else ""
+                        units.append(
+                            _Unit(index, tuple(tokens), tuple(unit_prefix), prefix.mode, str(prefix), fallback)
+                        )
                     else:
                         units.append(_Unit(index, tuple(tokens), tuple(unit_prefix)))
         return units
@@ -264,8 +270,9 @@ class Engine:
         # A prefix tried last: first decoded without it (with the model's language tag, if it needs one);
         # only those whose free hypotheses all contradict the prefix's words are then decoded forced (at a
         # word boundary if asked). Measured cheaper than decoding both at once (README, Stability policies).
-        first: list[_Key] = [(k[0], bare, k[2], k[3]) if k[2][2] else k for k in keys]
-        tried = [k for k in keys if k[2][2] and k[3]]
+        first: list[_Key] = [(k[0], bare, k[2], k[3], k[4]) if k[2][2] else k for k in keys]
+        # (A prefix with a fallback at hand needs no forced decoding at all.)
+        tried = [k for k in keys if k[2][2] and k[3] and not k[4]]
         # ... except when the translator has replicas to spare: then the forced decodings are submitted right
         # after the free ones, to run beside them on a replica that would be idle, and waited for only if
         # needed: a final whose free hypotheses contradict the stable text costs one decoding's time, not two.
@@ -276,6 +283,8 @@ class Engine:
         retry = [k for k in keys if outputs[k].kept is False]
         if retry:
             forced = dict(zip(ahead, collect_ahead(), strict=True))
+            # The free decoding's score stays with a fallback taken as it is.
+            forced.update((k, _Output(k[4], outputs[k].score, (k[4],))) for k in retry if k[4])
             later = [k for k in retry if k not in forced]
             if later:
                 forced.update(zip(later, self._submit([_forced(k) for k in later], opts, target)(), strict=True))
@@ -370,7 +379,7 @@ class _Output:
 
 def _forced(key: _Key) -> _Key:
     """A prefix tried last, decoded forced (at a word boundary if asked): what it falls back to."""
-    return (key[0], key[1], (0.0, key[2][1], False, key[2][3], key[2][4]), key[3])
+    return (key[0], key[1], (0.0, key[2][1], False, key[2][3], key[2][4]), key[3], key[4])
 
 
 def texts_only(engine: Engine, source: str, target: str, texts: list[str], prefixes: list[str | None]) -> list[str]:
