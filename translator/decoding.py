@@ -36,7 +36,8 @@ class Prefix(str):
     free: bool
     boundary: bool
     beam: int
-    fallback: str
+    # A class default too: a Prefix restored from an older replica's stream snapshot has no such attribute.
+    fallback: str = ""
 
     def __new__(
         cls,

@@ -64,6 +64,11 @@ def test_fields_added_or_removed_later_do_not_break_a_handover() -> None:
     data["fields"]["gone_since"] = 5  # a newer one had an attribute this one does not know: kept aside
     restored = load(data)
     assert isinstance(restored, StreamState) and restored.open_text == "" and restored.next_segment == 0
+    # A final's decoding request from a replica that had no Prefix.fallback yet reads as one without it.
+    older = dump(Prefix("Ein Mann", free=True, hypotheses=4, fallback="Ein Mann fährt."))
+    del older["attrs"]["fallback"]
+    prefix = load(older)
+    assert isinstance(prefix, Prefix) and prefix == "Ein Mann" and prefix.free and prefix.fallback == ""
     with pytest.raises(ValueError):
         load({"$dataclass": "os:PathLike", "fields": {}})  # only the translator package's classes
     with pytest.raises(ValueError):
