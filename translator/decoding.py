@@ -36,8 +36,7 @@ class Prefix(str):
     free: bool
     boundary: bool
     beam: int
-    # A class default too: a Prefix restored from an older replica's stream snapshot has no such attribute.
-    fallback: str = ""
+    fallback: str
 
     def __new__(
         cls,

@@ -64,7 +64,8 @@ def test_fields_added_or_removed_later_do_not_break_a_handover() -> None:
     data["fields"]["gone_since"] = 5  # a newer one had an attribute this one does not know: kept aside
     restored = load(data)
     assert isinstance(restored, StreamState) and restored.open_text == "" and restored.next_segment == 0
-    # A final's decoding request from a replica that had no Prefix.fallback yet reads as one without it.
+    # A final's decoding request from a replica that had no Prefix.fallback yet reads as one without it
+    # (str subclasses are rebuilt by their constructor, so a later attribute has its default).
     older = dump(Prefix("Ein Mann", free=True, hypotheses=4, fallback="Ein Mann fährt."))
     del older["attrs"]["fallback"]
     prefix = load(older)

@@ -175,7 +175,9 @@ def load(data: Any) -> Any:
         cls = _class(data["$str"])
         if not issubclass(cls, str):
             raise ValueError(f"{data['$str']} is not a str type")
-        text = str.__new__(cls, data["text"])
+        # Built by its own constructor, so that an attribute added later has its default when an older
+        # replica's snapshot does not carry it (as a dataclass field does); then the attributes it carried.
+        text = cls(data["text"])
         for name, value in data["attrs"].items():
             object.__setattr__(text, name, load(value))
         return text
