@@ -57,8 +57,9 @@ class Truecaser:
         return _WORD.sub(form, text)
 
     def restore(self, text: str) -> str:
-        """Uncased ``text`` (see :func:`is_uncased`) as written text: all capitals are lowered first and the
-        first letter keeps its capital; text with case is returned as it is."""
+        """Uncased ``text`` (all in capitals, :func:`is_all_caps`, or lowercase, :func:`is_lowercase_text`) as
+        written text: all capitals are lowered first and the first letter keeps its capital; text with case
+        is returned as it is."""
         if is_all_caps(text):
             cased = self.case(text.lower())
             first = next((i for i, c in enumerate(cased) if c.isalpha()), None)
