@@ -188,6 +188,19 @@ def test_a_free_final_keeps_the_prefix_words_or_forces_them(en_de: Engine) -> No
     assert forced.split()[:2] == ["Zwei", "Frauen"]
 
 
+def count_submissions(engine: Engine) -> list[int]:
+    """The number of keys of each decoding the engine submits from now on (appended as it goes)."""
+    calls: list[int] = []
+    submit = engine._submit
+
+    def counted(keys: list[Any], *rest: Any) -> Any:
+        calls.append(len(keys))
+        return submit(keys, *rest)
+
+    engine._submit = counted  # type: ignore[method-assign,assignment]
+    return calls
+
+
 def test_forced_fallbacks_run_beside_free_decodings_when_replicas_are_idle() -> None:
     """With two idle replicas a final's forced decoding is submitted right after its free one (one decoding's
     time when the free hypotheses contradict the stable text); with one replica, or the option off, only after
@@ -200,9 +213,7 @@ def test_forced_fallbacks_run_beside_free_decodings_when_replicas_are_idle() -> 
     results, submitted = {}, {}
     for replicas, beside in ((1, True), (2, True), (2, False)):
         engine = Engine(MODELS / "en-de", device="cpu", inter_threads=replicas)
-        calls: list[int] = []
-        submit = engine._submit
-        engine._submit = lambda keys, *a, calls=calls, submit=submit: calls.append(len(keys)) or submit(keys, *a)  # type: ignore[method-assign]
+        calls = count_submissions(engine)
         options = TranslationOptions(fallback_beside=beside)
         results[replicas, beside] = [
             (t.text, t.kept) for t in engine.translate(sources, target_prefixes=prefixes, options=options)
@@ -219,14 +230,7 @@ def test_a_fallback_at_hand_replaces_the_forced_decoding() -> None:
     """A free final with a fallback (a stream's last partial of the sentence): taken when the free hypotheses
     contradict the prefix, with no forced decoding; ignored when they keep it."""
     engine = Engine(MODELS / "en-de", device="cpu", inter_threads=2)
-    calls: list[int] = []
-    submit = engine._submit
-
-    def counted(keys: list[Any], *rest: Any) -> Any:
-        calls.append(len(keys))
-        return submit(keys, *rest)
-
-    engine._submit = counted  # type: ignore[method-assign,assignment]
+    calls = count_submissions(engine)
     [offline] = [t.text for t in engine.translate([SENTENCE])]
     fallback = "Zwei Frauen fahren Rad."
     contradicted = Prefix("Zwei Frauen", free=True, hypotheses=4, fallback=fallback)
