@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import random
+import shutil
 from pathlib import Path
 
 import sentencepiece as spm
@@ -124,6 +125,9 @@ def main() -> None:
     parser.add_argument("--tatoeba-max", type=int, default=0, help="cap on Tatoeba training pairs (0: all)")
     parser.add_argument("--prefix-share", type=float, default=0.1, help="share of pairs that add a prefix pair")
     parser.add_argument("--no-general", action="store_true", help="the old mix: Tatoeba and Multi30k only")
+    parser.add_argument(
+        "--spm", type=Path, help="reuse this SentencePiece model (fine-tuning a released model) instead of training one"
+    )
     args = parser.parse_args()
     work: Path = args.work
     (work / "data").mkdir(parents=True, exist_ok=True)
@@ -165,14 +169,28 @@ def main() -> None:
         for index, lang in enumerate(LANGS):
             write_lines(data / f"{name}.{lang}", [pair[index] for pair in pairs])
 
-    # Joint SentencePiece model on the distinct training sentences of both languages.
+    if args.spm is not None:
+        shutil.copy(args.spm, work / "spm.model")
+    else:
+        train_sentencepiece(work, sorted({s for en, de in tatoeba_train + base for s in (en, de)}), args.vocab_size)
+    stats = {name: len(pairs) for name, pairs in sets.items()}
+    stats["tatoeba-train-pairs"] = len(tatoeba_train)
+    stats["general-human-pairs"] = len(general["human"])
+    stats["general-mt-pairs"] = len(general["mt"])
+    stats["prefix-pairs"] = len(prefixes)
+    stats["prepare-args"] = {k: str(v) for k, v in vars(args).items()}
+    (work / "data-stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    print(json.dumps(stats, indent=2))
+
+
+def train_sentencepiece(work: Path, distinct: list[str], vocab_size: int) -> None:
+    """One joint SentencePiece unigram model on the distinct training sentences of both languages."""
     spm_text = work / "spm-train.txt"
-    distinct = sorted({s for en, de in tatoeba_train + base for s in (en, de)})
     write_lines(spm_text, distinct)
     spm.SentencePieceTrainer.train(
         input=str(spm_text),
         model_prefix=str(work / "spm"),
-        vocab_size=args.vocab_size,
+        vocab_size=vocab_size,
         model_type="unigram",
         character_coverage=1.0,
         unk_id=0,
@@ -183,14 +201,6 @@ def main() -> None:
         shuffle_input_sentence=True,
         minloglevel=2,
     )
-    stats = {name: len(pairs) for name, pairs in sets.items()}
-    stats["tatoeba-train-pairs"] = len(tatoeba_train)
-    stats["general-human-pairs"] = len(general["human"])
-    stats["general-mt-pairs"] = len(general["mt"])
-    stats["prefix-pairs"] = len(prefixes)
-    stats["prepare-args"] = {k: str(v) for k, v in vars(args).items()}
-    (work / "data-stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-    print(json.dumps(stats, indent=2))
 
 
 if __name__ == "__main__":

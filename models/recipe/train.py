@@ -254,6 +254,11 @@ def export(args: argparse.Namespace) -> None:
         weights = torch.load(snap, map_location="cpu", weights_only=True)
         for key, value in weights.items():
             avg[key] = avg.get(key, 0) + value.float() / len(snaps)
+    if args.base_weight:
+        # Weight-space interpolation with the weights the run started from (--init): keeps more of what the
+        # base model knew (its domain) for a little of what fine-tuning added; the weight is chosen on dev.
+        base = torch.load(args.init, map_location="cpu", weights_only=True)
+        avg = {key: (1 - args.base_weight) * value + args.base_weight * base[key].float() for key, value in avg.items()}
     # The architecture the run was trained with (its args.json), so that export needs no size flags.
     saved = args.run / "args.json"
     if saved.exists():
@@ -282,7 +287,15 @@ def export(args: argparse.Namespace) -> None:
     )
     tokenizer.save_pretrained(out)
     (out / "export.json").write_text(
-        json.dumps({"snapshots": [s.name for s in snaps], "source": args.source, "target": args.target}, indent=2)
+        json.dumps(
+            {
+                "snapshots": [s.name for s in snaps],
+                "base_weight": args.base_weight,
+                "source": args.source,
+                "target": args.target,
+            },
+            indent=2,
+        )
     )
     print(f"exported {len(snaps)} averaged snapshot(s) to {out}")
 
@@ -319,9 +332,20 @@ def main() -> None:
     parser.add_argument("--init-step", type=int, default=0, help="step count to continue from with --init")
     parser.add_argument("--export", type=Path, help="export a HF model directory instead of training")
     parser.add_argument("--average", type=int, default=3, help="snapshots to average on export")
+    parser.add_argument(
+        "--base-weight",
+        type=float,
+        default=0.0,
+        help="on export: mix this share of the --init weights back in (0: none)",
+    )
     args = parser.parse_args()
     if args.run is None:
         args.run = args.work / f"run-{args.source}-{args.target}"
+    if args.export and args.base_weight and args.init is None:
+        trained = json.loads((args.run / "args.json").read_text())
+        if trained.get("init") in (None, "None"):
+            parser.error("--base-weight needs the weights the run started from (--init, or a run made with it)")
+        args.init = Path(trained["init"])
     if args.export:
         export(args)
     else:
