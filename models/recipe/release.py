@@ -99,26 +99,10 @@ def main() -> None:
         return
     out = MODELS / pair
     fp32 = args.work / f"ct2-{pair}-float32"
-    convert(
-        str(hf_dir),
-        out,
-        quantization="int8",
-        source_languages=[args.source],
-        target_languages=[args.target],
-        name=pair,
-        force=True,
-    )
+    convert_run(args, hf_dir, out, "int8", pair)
     # The truecasing table for lowercase input (translator.truecase), from the recipe's training text.
     subprocess.run([sys.executable, str(RECIPE / "truecase.py"), str(out)], check=True)
-    convert(
-        str(hf_dir),
-        fp32,
-        quantization="float32",
-        source_languages=[args.source],
-        target_languages=[args.target],
-        name=f"{pair}-float32",
-        force=True,
-    )
+    convert_run(args, hf_dir, fp32, "float32", f"{pair}-float32")
 
     data = args.work / "data"
     tests = {
@@ -168,6 +152,19 @@ def main() -> None:
     print(json.dumps(results, indent=2))
 
 
+def convert_run(args: argparse.Namespace, hf_dir: Path, dest: Path, quantization: str, name: str) -> None:
+    """The exported run as a served model directory (``translator models convert``)."""
+    convert(
+        str(hf_dir),
+        dest,
+        quantization=quantization,
+        source_languages=[args.source],
+        target_languages=[args.target],
+        name=name,
+        force=True,
+    )
+
+
 def dev_report(args: argparse.Namespace, hf_dir: Path) -> None:
     """BLEU/chrF/loops on the dev sets (int8) of the exported snapshots, or of ``--model``; saved beside the run."""
     pair = f"{args.source}-{args.target}"
@@ -175,15 +172,7 @@ def dev_report(args: argparse.Namespace, hf_dir: Path) -> None:
         model, report = args.model, {"model": str(args.model)}
     else:
         model = args.work / f"ct2-{pair}-dev"
-        convert(
-            str(hf_dir),
-            model,
-            quantization="int8",
-            source_languages=[args.source],
-            target_languages=[args.target],
-            name=pair,
-            force=True,
-        )
+        convert_run(args, hf_dir, model, "int8", pair)
         exported = json.loads((hf_dir / "export.json").read_text())
         report = {"snapshots": exported["snapshots"], "base_weight": exported.get("base_weight", 0.0)}
     data = args.work / "data"

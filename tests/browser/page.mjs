@@ -24,10 +24,14 @@ try {
   report("loaded", { status: await page.textContent("#status"),
                      sources: await page.$$eval("#source option", (o) => o.map((x) => x.value)) });
 
-  // Typing: a partial with a dimmed unstable tail, then the final.
+  // Typing: a partial with a dimmed unstable tail at some point while typing (which words agree from one
+  // prefix's translation to the next is the model's), then the final.
+  const tail = page.waitForFunction(() => {
+    const el = document.querySelector("#transcript li.open .unstable:not(:empty)");
+    return el ? getComputedStyle(el).opacity : null;
+  }, null, { polling: "raf" });
   await page.type("#text", "A man is riding a bicycle down the street", { delay: 80 });
-  const open = await page.waitForSelector("#transcript li.open .unstable:not(:empty)");
-  const opacity = await open.evaluate((el) => getComputedStyle(el).opacity);
+  const opacity = await (await tail).jsonValue();
   await page.screenshot({ path: `${out}/page-typing.png` });
   await page.waitForTimeout(1500);  // stopping to think: longer than the server's pause cut (1000 ms)
   const finalsBeforeEnter = await page.$$eval("#transcript li.final", (e) => e.length);
