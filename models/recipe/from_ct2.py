@@ -76,17 +76,17 @@ def read_model_bin(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _linear(state: dict[str, torch.Tensor], hf: str, ct2: dict[str, np.ndarray], name: str) -> None:
-    state[f"{hf}.weight"] = torch.from_numpy(np.array(ct2[f"{name}/weight"]))
-    state[f"{hf}.bias"] = torch.from_numpy(np.array(ct2[f"{name}/bias"]))
-
-
 def _split(state: dict[str, torch.Tensor], hf: list[str], ct2: dict[str, np.ndarray], name: str) -> None:
+    """A converted linear layer as the ``len(hf)`` Hugging Face layers the converter fused into it (row-wise)."""
     weights = np.split(np.array(ct2[f"{name}/weight"]), len(hf))
     biases = np.split(np.array(ct2[f"{name}/bias"]), len(hf))
     for prefix, weight, bias in zip(hf, weights, biases, strict=True):
         state[f"{prefix}.weight"] = torch.from_numpy(weight)
         state[f"{prefix}.bias"] = torch.from_numpy(bias)
+
+
+def _linear(state: dict[str, torch.Tensor], hf: str, ct2: dict[str, np.ndarray], name: str) -> None:
+    _split(state, [hf], ct2, name)
 
 
 def _norm(state: dict[str, torch.Tensor], hf: str, ct2: dict[str, np.ndarray], name: str) -> None:

@@ -139,7 +139,7 @@ def main() -> None:
     report = {
         "pair": pair,
         "base": json.loads(base_file.read_text()) if base_file and base_file.exists() else None,
-        "vocabulary": len(_vocabulary(args.work)),
+        "vocabulary": _pieces(args.work),
         "results": results,
         "train_args": train_args,
         "snapshots": ckpt_state["snapshots"],
@@ -192,11 +192,11 @@ def dev_report(args: argparse.Namespace, hf_dir: Path) -> None:
     print(json.dumps(report, indent=2))
 
 
-def _vocabulary(work: Path) -> list[str]:
+def _pieces(work: Path) -> int:
+    """The size of the run's SentencePiece vocabulary."""
     import sentencepiece as spm
 
-    sp = spm.SentencePieceProcessor(model_file=str(work / "spm.model"))
-    return [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+    return int(spm.SentencePieceProcessor(model_file=str(work / "spm.model")).get_piece_size())
 
 
 def _train_state(run: Path) -> dict:

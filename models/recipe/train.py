@@ -254,17 +254,21 @@ def export(args: argparse.Namespace) -> None:
         weights = torch.load(snap, map_location="cpu", weights_only=True)
         for key, value in weights.items():
             avg[key] = avg.get(key, 0) + value.float() / len(snaps)
+    # The architecture the run was trained with (its args.json), so that export needs no size flags; and the
+    # weights it started from, for --base-weight.
+    saved = args.run / "args.json"
+    trained = json.loads(saved.read_text()) if saved.exists() else {}
+    for name in ("d_model", "ffn", "heads", "encoder_layers", "decoder_layers"):
+        if name in trained:
+            setattr(args, name, int(trained[name]))
     if args.base_weight:
         # Weight-space interpolation with the weights the run started from (--init): keeps more of what the
         # base model knew (its domain) for a little of what fine-tuning added; the weight is chosen on dev.
-        base = torch.load(args.init, map_location="cpu", weights_only=True)
+        init = args.init or (Path(trained["init"]) if trained.get("init") not in (None, "None") else None)
+        if init is None:
+            raise SystemExit("--base-weight needs the weights the run started from (--init, or a run made with it)")
+        base = torch.load(init, map_location="cpu", weights_only=True)
         avg = {key: (1 - args.base_weight) * value + args.base_weight * base[key].float() for key, value in avg.items()}
-    # The architecture the run was trained with (its args.json), so that export needs no size flags.
-    saved = args.run / "args.json"
-    if saved.exists():
-        trained = json.loads(saved.read_text())
-        for name in ("d_model", "ffn", "heads", "encoder_layers", "decoder_layers"):
-            setattr(args, name, int(trained[name]))
     model = MarianMTModel(model_config(len(vocab), args))
     model.load_state_dict(avg)
     zero_start_embedding(model, len(vocab) - 1)
@@ -341,11 +345,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.run is None:
         args.run = args.work / f"run-{args.source}-{args.target}"
-    if args.export and args.base_weight and args.init is None:
-        trained = json.loads((args.run / "args.json").read_text())
-        if trained.get("init") in (None, "None"):
-            parser.error("--base-weight needs the weights the run started from (--init, or a run made with it)")
-        args.init = Path(trained["init"])
     if args.export:
         export(args)
     else:
