@@ -4,12 +4,15 @@
 
 Prints a Markdown table of BLEU/chrF on a dev set (never the test sets), the share of outputs with a
 repetition loop (``translator.engine.evaluate.repetition_loop``) and speed, for each setting. ``--set
-recipe`` is the recipe's dev split (Tatoeba + Multi30k val), ``--set news`` newstest2020.
+recipe`` is the recipe's dev split (Tatoeba + Multi30k val), ``--set news`` newstest2020. ``--save`` records
+the rows in the model's ``eval.json`` (``decoding_sweep``), from which ``release.py --card-only`` puts them in the
+model card.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,21 +26,42 @@ from translator.engine.evaluate import repetition_loop
 DEFAULT_WORK = Path.home() / ".cache" / "translator" / "train"
 MODELS = Path(__file__).resolve().parents[1]
 
+# Each setting is complete in itself (on top of NO_GUARD, not of today's defaults, so that a row means the
+# same whatever the defaults become); the row equal to TranslationOptions() is marked as the shipped one.
+NO_GUARD = {"no_repeat_ngram_size": 0}
 SETTINGS: list[tuple[str, dict[str, object]]] = [
-    ("greedy", {"beam_size": 1}),
-    ("beam 2", {"beam_size": 2}),
-    ("beam 4", {"beam_size": 4}),
-    ("beam 6", {"beam_size": 6}),
+    ("greedy, no_repeat_ngram 3", {"beam_size": 1, "no_repeat_ngram_size": 3}),
+    ("beam 2, no_repeat_ngram 3", {"beam_size": 2, "no_repeat_ngram_size": 3}),
+    ("beam 4, no guard", {"beam_size": 4}),
     ("beam 4, no_repeat_ngram 3", {"beam_size": 4, "no_repeat_ngram_size": 3}),
+    ("beam 6, no_repeat_ngram 3", {"beam_size": 6, "no_repeat_ngram_size": 3}),
     ("beam 4, no_repeat_ngram 4", {"beam_size": 4, "no_repeat_ngram_size": 4}),
-    ("beam 4, no_repeat_ngram 6", {"beam_size": 4, "no_repeat_ngram_size": 6}),
-    ("beam 4, repetition_penalty 1.05", {"beam_size": 4, "repetition_penalty": 1.05}),
     ("beam 4, repetition_penalty 1.1", {"beam_size": 4, "repetition_penalty": 1.1}),
-    ("beam 4, repetition_penalty 1.2", {"beam_size": 4, "repetition_penalty": 1.2}),
-    ("beam 4, no_repeat_ngram 4, ratio 1.5", {"beam_size": 4, "no_repeat_ngram_size": 4, "max_length_ratio": 1.5}),
-    ("beam 4, length ratio 1.5", {"beam_size": 4, "max_length_ratio": 1.5}),
-    ("beam 4, length ratio 3 + 20", {"beam_size": 4, "max_length_ratio": 3.0, "max_length_extra": 20}),
+    (
+        "beam 4, no_repeat_ngram 3, length_penalty 0.8",
+        {"beam_size": 4, "no_repeat_ngram_size": 3, "length_penalty": 0.8},
+    ),
+    (
+        "beam 4, no_repeat_ngram 3, length_penalty 1.2",
+        {"beam_size": 4, "no_repeat_ngram_size": 3, "length_penalty": 1.2},
+    ),
+    (
+        "beam 4, no_repeat_ngram 3, length ratio 1.5",
+        {"beam_size": 4, "no_repeat_ngram_size": 3, "max_length_ratio": 1.5},
+    ),
 ]
+
+
+def options_for(changes: dict[str, object]) -> TranslationOptions:
+    return replace(TranslationOptions(), **{**NO_GUARD, **changes})  # type: ignore[arg-type]
+
+
+def save(model: Path, set_name: str, sentences: int, signature: str, rows: list[dict[str, object]]) -> None:
+    """Record the sweep in the model's eval.json (``decoding_sweep``), where release.py's card reads it."""
+    path = model / "eval.json"
+    report = json.loads(path.read_text())
+    report.setdefault("decoding_sweep", {})[set_name] = {"sentences": sentences, "signature": signature, "rows": rows}
+    path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def main() -> None:
@@ -48,6 +72,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model directory (default models/SRC-TGT)")
     parser.add_argument("--set", choices=("recipe", "news"), default="recipe", help="which dev set")
     parser.add_argument("--only", help="comma-separated setting numbers (1-based) to run")
+    parser.add_argument("--save", action="store_true", help="record the rows in the model's eval.json")
     args = parser.parse_args()
     model = args.model or MODELS / f"{args.source}-{args.target}"
     if args.set == "news":
@@ -60,19 +85,36 @@ def main() -> None:
     print(f"{args.source}->{args.target}, {args.set} dev set ({len(sources)} sentences), {model}")
     print("| setting | BLEU | chrF | loops | sent/s |")
     print("|---|---|---|---|---|")
-    base = TranslationOptions()
     chosen = {int(n) for n in args.only.split(",")} if args.only else set(range(1, len(SETTINGS) + 1))
+    rows: list[dict[str, object]] = []
+    signature = ""
     for number, (label, changes) in enumerate(SETTINGS, start=1):
         if number not in chosen:
             continue
-        options = replace(base, **changes)  # type: ignore[arg-type]
+        options = options_for(changes)
         start = time.perf_counter()
         hyps = [t.text for t in engine.translate(sources, options=options)]
         rate = len(sources) / (time.perf_counter() - start)
-        bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
+        bleu = sacrebleu.BLEU()
+        score = bleu.corpus_score(hyps, [refs])
+        signature = str(bleu.get_signature())
         chrf = sacrebleu.corpus_chrf(hyps, [refs]).score
         loops = sum(map(repetition_loop, hyps)) / len(hyps)
-        print(f"| {label} | {bleu:.2f} | {chrf:.2f} | {100 * loops:.1f} % | {rate:.0f} |", flush=True)
+        shipped = options == TranslationOptions()
+        rows.append(
+            {
+                "setting": label,
+                "shipped": shipped,
+                "bleu": round(score.score, 2),
+                "chrf": round(chrf, 2),
+                "loops": round(loops, 4),
+                "sent_per_s": round(rate),
+            }
+        )
+        name = f"**{label}** (shipped)" if shipped else label
+        print(f"| {name} | {score.score:.2f} | {chrf:.2f} | {100 * loops:.1f} % | {rate:.0f} |", flush=True)
+    if args.save:
+        save(model, args.set, len(sources), signature, rows)
 
 
 if __name__ == "__main__":
