@@ -133,7 +133,7 @@ A joint SentencePiece unigram model ({
 decoder for fast decoding: d_model {a["d_model"]}, {a["encoder_layers"]} encoder layers, {
         a["decoder_layers"]
     } decoder layers,
-{a["heads"]} heads, feed-forward {a["ffn"]}, shared and tied embeddings, ≈ 9 M parameters. Trained with Adam
+{a["heads"]} heads, feed-forward {a["ffn"]}, shared and tied embeddings{parameters(report)}. Trained with Adam
 (peak learning rate {a["lr"]}, {a["warmup"]} warm-up steps, inverse-square-root decay), label smoothing {
         a["label_smoothing"]
     },
@@ -174,6 +174,11 @@ python models/recipe/release.py --source {source} --target {target}{work_flag(re
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """
+
+
+def parameters(report: dict) -> str:
+    count = report.get("parameters")
+    return f", {count / 1e6:.1f} M parameters" if count else ""
 
 
 def multi30k_repeat(report: dict) -> str:

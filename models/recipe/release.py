@@ -145,6 +145,7 @@ def main() -> None:
         "train_args": train_args,
         "snapshots": ckpt_state["snapshots"],
         "base_weight": ckpt_state.get("base_weight", 0.0),
+        "parameters": ckpt_state.get("parameters"),
         "train_state": state,
         "data_stats": json.loads((args.work / "data-stats.json").read_text()),
     }

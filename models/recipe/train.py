@@ -295,6 +295,7 @@ def export(args: argparse.Namespace) -> None:
             {
                 "snapshots": [s.name for s in snaps],
                 "base_weight": args.base_weight,
+                "parameters": sum(p.numel() for p in model.parameters()),
                 "source": args.source,
                 "target": args.target,
             },

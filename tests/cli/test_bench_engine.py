@@ -21,6 +21,17 @@ def test_raw_rows_with_the_given_threads() -> None:
     assert [r["batch"] for r in rows[1:]] == [1, 4]
     assert all(r["inter_threads"] == 2 and r["sentences"] == 16 and r["sentences_per_s"] > 0 for r in rows[1:])
     assert all(r["cpu_ms_per_sentence"] > 0 for r in rows)
+    # The device and compute type it ran with (CTranslate2's name for the engine's default: int8_float32 on CPU).
+    assert rows[0]["device"] == "cpu" and rows[0]["compute_type"].startswith("int8")
+
+
+def test_raw_rows_with_the_given_compute_type() -> None:
+    sentences = [s for s, _ in BUILTIN]
+    rows = raw_ctranslate2(
+        MODELS / "en-de", sentences, [8], inter=1, intra=1, beam=1, latency_sentences=2, device="cpu",
+        compute_type="float32",
+    )  # fmt: skip
+    assert rows[0]["compute_type"] == "float32" and rows[1]["sentences_per_s"] > 0
 
 
 def test_each_server_figure_against_its_raw_reference() -> None:

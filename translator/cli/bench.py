@@ -28,7 +28,6 @@ from translator.cli.common import percentiles
 from translator.client import RestClient, StreamClient
 from translator.engine.corpus import multi30k_test_pairs, read_lines
 from translator.engine.registry import Registry, default_models_dir
-from translator.server.settings import ServerConfig
 from translator.text import erased
 
 BUILTIN = [
@@ -373,7 +372,7 @@ def run_bench(args: argparse.Namespace) -> int:
         model = args.model or Registry(args.models or default_models_dir()).find(args.source, args.target).path
         sentences = [s for s, _ in corpus][: max(args.baseline_sentences, 1)]
         batches = [int(b) for b in args.baseline_batches.split(",")]
-        threads = {"inter": args.inter_threads, "intra": args.intra_threads, "beam": args.beam_size}
+        threads = raw_bench.server_settings(args)
         counts = [int(n) for n in args.rest.split(",")] if args.rest else []
         raw = raw_bench.raw_ctranslate2(model, sentences, batches, **threads, in_flight=[n for n in counts if n > 1])
         if 1 in counts:
@@ -442,9 +441,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-sentences", type=int, default=500)
     parser.add_argument("--models", type=Path)
     parser.add_argument("--model", type=Path)
-    # The raw baseline runs with the server's settings: its defaults unless told otherwise.
-    defaults = ServerConfig()
-    parser.add_argument("--inter-threads", type=int, default=defaults.inter_threads, help="as the server's")
-    parser.add_argument("--intra-threads", type=int, default=defaults.intra_threads, help="as the server's")
-    parser.add_argument("--beam-size", type=int, default=defaults.beam_size, help="as the server's")
+    raw_bench.add_server_settings(parser)
     parser.add_argument("--json", action="store_true")

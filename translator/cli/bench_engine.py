@@ -17,8 +17,9 @@ from typing import Any
 
 from translator.cli.common import engine_from_args, percentiles
 from translator.engine.corpus import multi30k_test_pairs, read_lines
-from translator.engine.engine import Engine, TranslationOptions
+from translator.engine.engine import DEVICES, Engine, TranslationOptions, resolve_compute_type, resolve_device
 from translator.engine.metadata import ModelMetadata
+from translator.server.settings import ServerConfig
 
 BUILTIN_SENTENCES = [
     "A man is riding a bicycle down the street.",
@@ -46,11 +47,8 @@ class BenchRow:
 
 
 def _parse_threads(spec: str) -> list[tuple[int, int]]:
-    settings = []
-    for item in spec.split(","):
-        inter, _, intra = item.strip().lower().partition("x")
-        settings.append((int(inter), int(intra or 1)))
-    return settings
+    pairs = [item.strip().lower().partition("x") for item in spec.split(",")]
+    return [(int(inter), int(intra or 1)) for inter, _, intra in pairs]
 
 
 def run_engine_bench(args: argparse.Namespace) -> int:
@@ -106,6 +104,29 @@ def _print_row(row: BenchRow, header: bool) -> None:
     )
 
 
+def add_server_settings(parser: argparse.ArgumentParser) -> None:
+    """``translator bench``'s raw baseline runs with the server's settings: its defaults unless told otherwise."""
+    defaults = ServerConfig()
+    parser.add_argument("--inter-threads", type=int, default=defaults.inter_threads, help="as the server's")
+    parser.add_argument("--intra-threads", type=int, default=defaults.intra_threads, help="as the server's")
+    parser.add_argument("--beam-size", type=int, default=defaults.beam_size, help="as the server's")
+    parser.add_argument("--device", choices=DEVICES, default=defaults.device, help="as the server's")
+    parser.add_argument(
+        "--compute-type", default=defaults.compute_type, help="as the server's (default: the device's default)"
+    )
+
+
+def server_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of raw_ctranslate2 and paired_latency that add_server_settings parsed."""
+    return {
+        "inter": args.inter_threads,
+        "intra": args.intra_threads,
+        "beam": args.beam_size,
+        "device": args.device,
+        "compute_type": args.compute_type,
+    }
+
+
 def raw_ctranslate2(
     model_dir: Path,
     sentences: list[str],
@@ -116,6 +137,8 @@ def raw_ctranslate2(
     beam: int,
     latency_sentences: int = 200,
     in_flight: Sequence[int] = (),
+    device: str = "cpu",
+    compute_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """Raw CTranslate2 ``translate_batch`` on pre-tokenized input, no server and no Python per sentence, with
     the given threads: single-sentence latency (one sentence at a time, as a lone request is translated),
@@ -124,8 +147,8 @@ def raw_ctranslate2(
     server with N requests in flight could get from the same threads: the sentences in arrival order, N at a
     time, each wave shared out over the threads and finished before the next. One ``baseline-latency`` row,
     one ``baseline`` row per batch size, one ``baseline-inflight`` row per count. All decode with the engine's
-    repetition guard, as the server does."""
-    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam)
+    repetition guard, as the server does, on ``device`` with ``compute_type`` (None: the device's default)."""
+    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
     latencies = []
     cpu = _cpu_seconds()
     for sentence in tokens[: max(1, latency_sentences)]:
@@ -135,6 +158,8 @@ def raw_ctranslate2(
     rows: list[dict[str, Any]] = [
         {
             "mode": "baseline-latency",
+            "device": translator.device,
+            "compute_type": translator.compute_type,
             "inter_threads": inter,
             "intra_threads": intra,
             "sentences": len(latencies),
@@ -183,17 +208,26 @@ def raw_ctranslate2(
 
 
 def _raw_translator(
-    model_dir: Path, sentences: list[str], inter: int, intra: int, beam: int
+    model_dir: Path,
+    sentences: list[str],
+    inter: int,
+    intra: int,
+    beam: int,
+    device: str = "cpu",
+    compute_type: str | None = None,
 ) -> tuple[Any, list[list[str]]]:
-    """A CTranslate2 translator on ``model_dir`` (int8 on CPU, warmed up) and ``sentences`` tokenized for it."""
+    """A CTranslate2 translator on ``model_dir`` (warmed up; device and compute type as the engine resolves them)
+    and ``sentences`` tokenized for it."""
     import ctranslate2
     import sentencepiece as spm
 
     meta = ModelMetadata.load(model_dir)
     sp = spm.SentencePieceProcessor(model_file=str(model_dir / meta.source_spm))
     tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
+    device = resolve_device(device)
+    compute = resolve_compute_type(device, compute_type)
     translator = ctranslate2.Translator(
-        str(model_dir), device="cpu", compute_type="int8", inter_threads=inter, intra_threads=intra
+        str(model_dir), device, compute_type=compute, inter_threads=inter, intra_threads=intra
     )
     translator.translate_batch(tokens[:8], beam_size=beam)  # warm-up
     return translator, tokens
@@ -218,6 +252,8 @@ def paired_latency(
     inter: int,
     intra: int,
     beam: int,
+    device: str = "cpu",
+    compute_type: str | None = None,
 ) -> dict[str, Any]:
     """A lone REST request and raw CTranslate2 on the same sentence, one after the other, sentence by
     sentence (the order alternating), so that both see the same machine at the same moment: on a shared
@@ -226,7 +262,7 @@ def paired_latency(
     import http.client
     from urllib.parse import urlsplit
 
-    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam)
+    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
     headers = {"Content-Type": "application/json"}
@@ -365,8 +401,8 @@ def print_raw_row(row: dict[str, Any]) -> None:
     elif row["mode"] == "baseline-latency":
         lat = row["latency_ms"]
         print(
-            f"raw CTranslate2 one sentence at a time, inter {row['inter_threads']} intra {row['intra_threads']}"
-            f"  latency ms p50 {lat['p50']} p99 {lat['p99']}",
+            f"raw CTranslate2 one sentence at a time, {row.get('device', 'cpu')} {row.get('compute_type', 'int8')}, "
+            f"inter {row['inter_threads']} intra {row['intra_threads']}  latency ms p50 {lat['p50']} p99 {lat['p99']}",
             flush=True,
         )
     elif row["mode"] == "baseline-inflight":
