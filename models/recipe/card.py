@@ -228,11 +228,16 @@ def _prepare_flags(report: dict) -> str:
 
 
 def work_flag(report: dict) -> str:
-    """The release command's flags for a fine-tuned model: its work directory and base weight."""
+    """The release command's flags for a fine-tuned model: its work directory, base weight and averaging."""
     if not report.get("base"):
         return ""
     weight = report.get("base_weight") or 0.0
-    return " --work $W" + (f" --base-weight {weight:g}" if weight else "")
+    average = len(report["snapshots"])
+    return (
+        " --work $W"
+        + (f" --base-weight {weight:g}" if weight else "")
+        + (f" --average {average}" if average != 3 else "")
+    )
 
 
 def _minutes(report: dict) -> int:
