@@ -52,15 +52,17 @@ def run(
     **extra: Any,
 ) -> list[float]:
     """Milliseconds per batch, one batch at a time (each sentence's ``prefixes`` entry forced, if given)."""
-    guard = TranslationOptions().no_repeat_ngram_size
+    options = TranslationOptions()
     times = []
     for batch in batches:
-        bound = 2 * max(len(t) for t in batch) + 10
+        # The engine's bound: the guard's, plus the longest forced prefix.
+        bound = options.output_bound(max(len(t) for t in batch))
         if prefixes is not None:
             extra["target_prefix"] = [prefixes[tuple(t)] for t in batch]
+            bound += max(len(p) for p in extra["target_prefix"])
         start = time.perf_counter()
         translator.translate_batch(
-            batch, beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard, **extra
+            batch, beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=options.no_repeat_ngram_size, **extra
         )
         times.append(since(start))
     return times

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 import urllib.request
@@ -167,8 +166,8 @@ def raw_ctranslate2(
             "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(latencies)),
         }
     ]
-    bound = 2 * max(len(t) for t in tokens) + 10
-    guard = TranslationOptions().no_repeat_ngram_size
+    options = TranslationOptions()  # the engine's length bound and repetition guard
+    bound, guard = options.output_bound(max(len(t) for t in tokens)), options.no_repeat_ngram_size
     for batch in batches:
         cpu = _cpu_seconds()
         start = time.perf_counter()
@@ -236,7 +235,7 @@ def _raw_translator(
 def _raw_one(translator: Any, tokens: list[str], beam: int) -> None:
     # The engine's bound for one sentence and its repetition guard (TranslationOptions' defaults).
     options = TranslationOptions()
-    bound = math.ceil(options.max_length_ratio * len(tokens)) + options.max_length_extra
+    bound = options.output_bound(len(tokens))
     translator.translate_batch(
         [tokens], beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=options.no_repeat_ngram_size
     )

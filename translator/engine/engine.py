@@ -59,6 +59,11 @@ class TranslationOptions:
         if self.max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
 
+    def output_bound(self, source_tokens: int) -> int:
+        """The most output tokens a sentence of ``source_tokens`` may decode to (the degenerate-output guard),
+        before any forced prefix."""
+        return min(math.ceil(self.max_length_ratio * source_tokens) + self.max_length_extra, self.max_output_tokens)
+
 
 @dataclass(frozen=True)
 class Translation:
@@ -311,8 +316,7 @@ class Engine:
             for start in range(0, len(indexes), opts.max_batch_size):
                 batch = [keys[i] for i in indexes[start : start + opts.max_batch_size]]
                 longest = max(len(k[0]) for k in batch)
-                bound = min(math.ceil(opts.max_length_ratio * longest) + opts.max_length_extra, opts.max_output_tokens)
-                bound += max(len(k[1]) for k in batch)
+                bound = opts.output_bound(longest) + max(len(k[1]) for k in batch)
                 if self.metadata.max_positions is not None:
                     # Decoding past the model's last position is an error in CTranslate2, not a longer output.
                     bound = min(bound, self.metadata.max_positions - 1)
