@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 
-import sacrebleu
-
 from translator.engine.corpus import news_dev, read_lines
 from translator.engine.engine import Engine, TranslationOptions
-from translator.engine.evaluate import repetition_loop
+from translator.engine.evaluate import evaluate
 
 DEFAULT_WORK = Path.home() / ".cache" / "translator" / "train"
 MODELS = Path(__file__).resolve().parents[1]
@@ -92,27 +89,24 @@ def main() -> None:
         if number not in chosen:
             continue
         options = options_for(changes)
-        start = time.perf_counter()
-        hyps = [t.text for t in engine.translate(sources, options=options)]
-        rate = len(sources) / (time.perf_counter() - start)
-        bleu = sacrebleu.BLEU()
-        score = bleu.corpus_score(hyps, [refs])
-        signature = str(bleu.get_signature())
-        chrf = sacrebleu.corpus_chrf(hyps, [refs]).score
-        loops = sum(map(repetition_loop, hyps)) / len(hyps)
+        result, _ = evaluate(engine, sources, refs, options=options)
+        signature = result.bleu_signature
         shipped = options == TranslationOptions()
         rows.append(
             {
                 "setting": label,
                 "shipped": shipped,
-                "bleu": round(score.score, 2),
-                "chrf": round(chrf, 2),
-                "loops": round(loops, 4),
-                "sent_per_s": round(rate),
+                "bleu": result.bleu,
+                "chrf": result.chrf,
+                "loops": result.loops,
+                "sent_per_s": round(result.sentences_per_second),
             }
         )
         name = f"**{label}** (shipped)" if shipped else label
-        print(f"| {name} | {score.score:.2f} | {chrf:.2f} | {100 * loops:.1f} % | {rate:.0f} |", flush=True)
+        rate = result.sentences_per_second
+        print(
+            f"| {name} | {result.bleu:.2f} | {result.chrf:.2f} | {100 * result.loops:.1f} % | {rate:.0f} |", flush=True
+        )
     if args.save:
         save(model, args.set, len(sources), signature, rows)
 
