@@ -31,7 +31,7 @@ step engine 90 translator models bench -s en -t de --device "$DEVICE" \
     --compute-types "${COMPUTE_TYPES:-int8_float16,float16}" --batch-sizes 1,8,32,64 --sentences 1000 "${FILE[@]/--file/--src-file}"
 TRANSLATOR_DEVICE="$DEVICE" translator serve --port "$PORT" --cache-size 0 --max-batch 64 > "$OUT/server.log" 2>&1 &
 server=$!
-for _ in $(seq 120); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.5; done
+for _ in $(seq 120); do curl -sf "http://127.0.0.1:$PORT/readyz" > /dev/null && break; sleep 0.5; done
 URL=(--url "http://127.0.0.1:$PORT")
 RAW=(--baseline --baseline-batches 1,8,32,64 --baseline-sentences 1000 --device "$DEVICE")
 step flat-first 60 translator bench "${URL[@]}" "${FILE[@]}" --streams 64 --sentences 8 --wpm 0

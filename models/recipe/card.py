@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 import re
 
+# Snapshots release.py averages into a release unless told otherwise (the card names other counts).
+DEFAULT_AVERAGE = 3
+
 LANGUAGE_NAMES = {"en": "English", "de": "German"}
 
 
@@ -236,7 +239,7 @@ def work_flag(report: dict) -> str:
     return (
         " --work $W"
         + (f" --base-weight {weight:g}" if weight else "")
-        + (f" --average {average}" if average != 3 else "")
+        + (f" --average {average}" if average != DEFAULT_AVERAGE else "")
     )
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from card import model_card  # models/recipe/card.py
+from card import DEFAULT_AVERAGE, model_card  # models/recipe/card.py
 
 from translator.engine.convert import convert
 from translator.engine.corpus import bcontrast_test, multi30k, multi30k_test, news_dev, read_lines
@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--source", required=True)
     parser.add_argument("--target", required=True)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    parser.add_argument("--average", type=int, default=3)
+    parser.add_argument("--average", type=int, default=DEFAULT_AVERAGE, help="snapshots averaged into the release")
     parser.add_argument("--speed-sentences", type=int, default=300)
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--card-only", action="store_true", help="rewrite README.md from eval.json")
@@ -133,7 +133,7 @@ def main() -> None:
         results[label] = entry
         del engine
     train_args = json.loads((run / "args.json").read_text())
-    ckpt_state = json.loads((args.work / f"export-{pair}" / "export.json").read_text())
+    ckpt_state = json.loads((hf_dir / "export.json").read_text())
     state = _train_state(run)
     init = train_args.get("init")
     base_file = Path(init).with_suffix(".json") if init not in (None, "None") else None
