@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from pathlib import Path
@@ -31,8 +30,7 @@ from typing import Any
 import ctranslate2
 import sentencepiece as spm
 
-from translator.cli.bench import BUILTIN
-from translator.engine.corpus import multi30k_test, read_lines
+from translator.engine.corpus import benchmark_pairs, cycled, read_lines
 from translator.engine.engine import TranslationOptions, resolve_compute_type
 from translator.engine.metadata import ModelMetadata
 
@@ -84,10 +82,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8)
     parser.add_argument("--beam", type=int, default=4)
     args = parser.parse_args()
-    source_file = args.file or multi30k_test("en", "de")[0]
-    sentences = read_lines(source_file) if source_file.exists() else [s for s, _ in BUILTIN]
+    sentences = read_lines(args.file) if args.file else [s for s, _ in benchmark_pairs("en", "de")]
     need = args.batch * args.batches
-    sentences = (sentences * math.ceil(need / len(sentences)))[:need]
+    sentences = cycled(sentences, need)
     meta = ModelMetadata.load(args.model)
     sp = spm.SentencePieceProcessor(model_file=str(args.model / meta.source_spm))
     tokens = [[*sp.encode(s, out_type=str), "</s>"] for s in sentences]
@@ -99,7 +96,7 @@ def main() -> None:
         "ctranslate2": ctranslate2.__version__,
         "batch": args.batch,
         "batches": args.batches,
-        "sentences_from": str(source_file) if source_file.exists() else "built-in",
+        "sentences_from": str(args.file) if args.file else "benchmark_pairs(en, de)",
     }
     for inter in (int(n) for n in args.inter.split(",")):
         start = time.perf_counter()

@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 from tests.conftest import MODELS, Server
-from translator.cli.bench import BUILTIN, run_rest, run_streams
+from translator.cli.bench import run_rest, run_streams
 from translator.cli.common import percentiles
+from translator.engine.corpus import BUILTIN_EN_DE
 
 
 def test_percentiles() -> None:
@@ -18,7 +19,7 @@ def test_percentiles() -> None:
 
 
 async def test_streams_report(server: Server) -> None:
-    corpus: list[tuple[str, str | None]] = [(s, r) for s, r in BUILTIN]
+    corpus: list[tuple[str, str | None]] = [(s, r) for s, r in BUILTIN_EN_DE]
     report = await run_streams(server.http, "en", "de", corpus, streams=3, per_stream=2, wpm=400, timeout=120)
     assert report["sentences"] == 6 and report["errors"] == 0
     assert report["final_ms"]["p50"] is not None and report["final_ms"]["p50"] >= 0
@@ -28,7 +29,7 @@ async def test_streams_report(server: Server) -> None:
 
 
 async def test_rest_report(server: Server) -> None:
-    corpus: list[tuple[str, str | None]] = [(s, None) for s, _ in BUILTIN]
+    corpus: list[tuple[str, str | None]] = [(s, None) for s, _ in BUILTIN_EN_DE]
     report = await run_rest(server.http, "en", "de", corpus, concurrency=2, batch=3, requests_per_client=3)
     assert report["requests"] == 6 and report["errors"] == 0
     assert report["latency_ms"]["p99"] is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import MODELS
-from translator.cli.bench import BUILTIN
 from translator.cli.bench_engine import add_vs_raw, partials_cost, raw_ctranslate2
+from translator.engine.corpus import BUILTIN_EN_DE
 
 
 def _latency(p50: float, p99: float) -> dict[str, float | None]:
@@ -14,7 +14,7 @@ def _latency(p50: float, p99: float) -> dict[str, float | None]:
 
 
 def test_raw_rows_with_the_given_threads() -> None:
-    sentences = [s for s, _ in BUILTIN] * 2
+    sentences = [s for s, _ in BUILTIN_EN_DE] * 2
     rows = raw_ctranslate2(MODELS / "en-de", sentences, [1, 4], inter=2, intra=1, beam=2, latency_sentences=4)
     assert [r["mode"] for r in rows] == ["baseline-latency", "baseline", "baseline"]
     assert rows[0]["sentences"] == 4 and 0 < rows[0]["latency_ms"]["p50"] <= rows[0]["latency_ms"]["max"]
@@ -26,7 +26,7 @@ def test_raw_rows_with_the_given_threads() -> None:
 
 
 def test_raw_rows_with_the_given_compute_type() -> None:
-    sentences = [s for s, _ in BUILTIN]
+    sentences = [s for s, _ in BUILTIN_EN_DE]
     rows = raw_ctranslate2(
         MODELS / "en-de", sentences, [8], inter=1, intra=1, beam=1, latency_sentences=2, device="cpu",
         compute_type="float32",

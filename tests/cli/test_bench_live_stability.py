@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Server
-from translator.cli.bench import BUILTIN
 from translator.cli.bench_live_stability import run_stability
+from translator.engine.corpus import BUILTIN_EN_DE
 
 PYTHON_BENCH = [sys.executable, "-m", "translator", "bench"]
 
@@ -24,7 +24,7 @@ def uncached() -> Iterator[Server]:
 
 
 async def test_stability_report(uncached: Server) -> None:
-    corpus: list[tuple[str, str | None]] = [(s, r) for s, r in BUILTIN]
+    corpus: list[tuple[str, str | None]] = [(s, r) for s, r in BUILTIN_EN_DE]
     row = await run_stability(uncached.http, "en", "de", corpus, streams=2, per_stream=3, timeout=60)
     assert row["sentences"] == 6 and row["errors"] == 0
     assert row["ne_stable"] == 0  # the promise, at word level, as a client sees it

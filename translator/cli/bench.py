@@ -26,20 +26,9 @@ from translator.cli.bench_live_stability import print_row as print_stability_row
 from translator.cli.bench_live_stability import run_stability
 from translator.cli.common import percentiles
 from translator.client import RestClient, StreamClient
-from translator.engine.corpus import multi30k_test_pairs, read_lines
+from translator.engine.corpus import benchmark_pairs, read_lines
 from translator.engine.registry import Registry, default_models_dir
 from translator.text import erased
-
-BUILTIN = [
-    ("Good morning, everyone.", "Guten Morgen zusammen."),
-    ("A man is riding a bicycle down the street.", "Ein Mann fährt mit dem Fahrrad die Straße entlang."),
-    ("Two dogs are playing in the snow.", "Zwei Hunde spielen im Schnee."),
-    ("Where is the train station?", "Wo ist der Bahnhof?"),
-    ("The weather is nice today.", "Das Wetter ist heute schön."),
-    ("A woman in a red dress is reading a book.", "Eine Frau in einem roten Kleid liest ein Buch."),
-    ("Thank you very much for coming.", "Vielen Dank, dass Sie gekommen sind."),
-    ("Children are playing in the park near the river.", "Kinder spielen im Park am Fluss."),
-]
 
 T = TypeVar("T")
 
@@ -271,14 +260,7 @@ def load_corpus(args: argparse.Namespace) -> list[tuple[str, str | None]]:
         sources = [s for s in read_lines(args.file)]
         refs: list[str | None] = list(read_lines(args.refs)) if args.refs else [None] * len(sources)
         return [(s, r) for s, r in zip(sources, refs, strict=True) if s.strip()]
-    pairs = multi30k_test_pairs(args.source, args.target)
-    if pairs is not None:
-        return list(pairs)
-    if (args.source, args.target) == ("en", "de"):
-        return [(s, r) for s, r in BUILTIN]
-    if (args.source, args.target) == ("de", "en"):
-        return [(r, s) for s, r in BUILTIN]
-    return [(s, None) for s, _ in BUILTIN]
+    return benchmark_pairs(args.source, args.target)
 
 
 def _fmt(value: Any) -> str:

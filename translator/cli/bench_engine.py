@@ -15,21 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from translator.cli.common import engine_from_args, percentiles
-from translator.engine.corpus import multi30k_test_pairs, read_lines
+from translator.engine.corpus import benchmark_pairs, cycled, read_lines
 from translator.engine.engine import DEVICES, Engine, TranslationOptions, resolve_compute_type, resolve_device
 from translator.engine.metadata import ModelMetadata
 from translator.server.settings import ServerConfig
-
-BUILTIN_SENTENCES = [
-    "A man is riding a bicycle down the street.",
-    "Two children are playing in the park.",
-    "The weather is nice today.",
-    "A woman in a red dress is walking her dog.",
-    "I don't know what you are talking about.",
-    "Several people are sitting at a table outside a cafe.",
-    "Where is the train station?",
-    "A group of young men are playing soccer on a field of grass.",
-]
 
 
 @dataclass(frozen=True)
@@ -53,11 +42,9 @@ def _parse_threads(spec: str) -> list[tuple[int, int]]:
 def run_engine_bench(args: argparse.Namespace) -> int:
 
     if args.src_file:
-        sentences = [s for s in read_lines(args.src_file) if s.strip()]
+        sentences = [s for s in read_lines(args.src_file) if s.strip()][: args.sentences]
     else:
-        pairs = multi30k_test_pairs(args.source, args.target)
-        sentences = [s for s, _ in pairs] if pairs else BUILTIN_SENTENCES * 25
-    sentences = sentences[: args.sentences]
+        sentences = cycled([s for s, _ in benchmark_pairs(args.source, args.target)], args.sentences)
     rows: list[BenchRow] = []
     for compute_type in args.compute_types.split(","):
         for inter, intra in _parse_threads(args.threads):

@@ -9,10 +9,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from translator.cli.bench_engine import BUILTIN_SENTENCES
 from translator.cli.common import engine_from_args, percentiles
 from translator.decoding import Prefix
-from translator.engine.corpus import multi30k_test_pairs
+from translator.engine.corpus import benchmark_pairs, cycled
 from translator.engine.engine import Engine
 
 
@@ -22,9 +21,7 @@ def run_finals_bench(args: argparse.Namespace) -> int:
     first half of the sentence's offline translation) and one they contradict (the first two words of another
     sentence's translation), with the forced fallback decoded beside the free decoding or after it, the two
     alternating sentence by sentence. Prints ms per final and how many kept the stable text."""
-    pairs = multi30k_test_pairs(args.source, args.target)
-    sentences = [s for s, _ in pairs] if pairs else BUILTIN_SENTENCES * 25
-    sentences = sentences[: args.sentences]
+    sentences = cycled([s for s, _ in benchmark_pairs(args.source, args.target)], args.sentences)
     compute_type = args.compute_types.split(",")[0]
     engine: Engine = engine_from_args(argparse.Namespace(**{**vars(args), "compute_type": compute_type}))
     offline = [t.text for t in engine.translate(sentences, source=args.source, target=args.target)]

@@ -7,10 +7,23 @@ the benchmarks, the training recipe and the tests all find them here.
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 MULTI30K_TEST = "test_2016_flickr"
+
+# A few English-German pairs for the benchmarks when the shared data is not there (a bare install).
+BUILTIN_EN_DE = [
+    ("Good morning, everyone.", "Guten Morgen zusammen."),
+    ("A man is riding a bicycle down the street.", "Ein Mann fährt mit dem Fahrrad die Straße entlang."),
+    ("Two dogs are playing in the snow.", "Zwei Hunde spielen im Schnee."),
+    ("Where is the train station?", "Wo ist der Bahnhof?"),
+    ("The weather is nice today.", "Das Wetter ist heute schön."),
+    ("A woman in a red dress is reading a book.", "Eine Frau in einem roten Kleid liest ein Buch."),
+    ("Thank you very much for coming.", "Vielen Dank, dass Sie gekommen sind."),
+    ("Children are playing in the park near the river.", "Kinder spielen im Park am Fluss."),
+]
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -44,6 +57,27 @@ def multi30k_test_pairs(source: str, target: str, data: Path = SHARED_DATA) -> l
     if not src.exists() or not ref.exists():
         return None
     return read_pairs(src, ref)
+
+
+def benchmark_pairs(source: str, target: str, data: Path = SHARED_DATA) -> list[tuple[str, str | None]]:
+    """What the benchmarks translate when given no file: the Multi30k test2016 pairs when the shared data is
+    there, else the built-in English-German pairs in the pair's direction (English sentences without
+    references for any other pair)."""
+    pairs = multi30k_test_pairs(source, target, data)
+    if pairs is not None:
+        return list(pairs)
+    if (source, target) == ("en", "de"):
+        return list(BUILTIN_EN_DE)
+    if (source, target) == ("de", "en"):
+        return [(de, en) for en, de in BUILTIN_EN_DE]
+    return [(en, None) for en, _ in BUILTIN_EN_DE]
+
+
+def cycled(items: list[str], count: int) -> list[str]:
+    """``count`` items, repeating ``items`` from the start as often as needed (a speed benchmark's workload)."""
+    if not items:
+        raise ValueError("no sentences to repeat")
+    return (items * math.ceil(count / len(items)))[:count]
 
 
 def news_dev(source: str, target: str, data: Path = SHARED_DATA) -> tuple[Path, Path]:
