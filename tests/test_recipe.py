@@ -1,4 +1,5 @@
-"""The training recipe's recovery of Marian weights from a converted model (models/recipe/from_ct2.py)."""
+"""The training recipe: recovery of Marian weights from a converted model (models/recipe/from_ct2.py), and the
+latency of model sizes (models/recipe/size_latency.py)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,26 @@ def test_converted_weights_come_back_as_the_marian_state_dict(tiny: Path, tmp_pa
         a = original(input_ids=ids, decoder_input_ids=start).logits
         b = rebuilt(input_ids=ids, decoder_input_ids=start).logits
     assert torch.allclose(a, b, atol=0 if quantization == "float32" else 0.05)
+
+
+def test_size_latency_times_a_random_model_decoding_exactly_the_reference_lengths(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import ctranslate2
+
+    script = RECIPE / "size_latency.py"
+    cmd = [sys.executable, str(script), "--sizes", "64x128x2:1-1", "--sentences", "4", "--rounds", "1"]
+    done = subprocess.run([*cmd, "--work", str(tmp_path)], capture_output=True, text=True, timeout=300, check=True)
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 2 and rows[0].startswith("| reference: ") and "| 1.00 |" in rows[0]
+    assert rows[1].startswith("| 64x128x2:1-1, vocab 8001 | 0.6 M |")
+    # The method's premise: a random model decodes exactly the length it is given, whatever its weights.
+    translator = ctranslate2.Translator(str(tmp_path / "64x128x2:1-1-v8001" / "int8"))
+    for length in (3, 11):
+        result = translator.translate_batch(
+            [["▁A", "▁man", "</s>"]], beam_size=4, min_decoding_length=length, max_decoding_length=length
+        )
+        assert len(result[0].hypotheses[0]) == length
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run([*cmd, "--vocab-sizes", "100"], capture_output=True, text=True, timeout=300, check=True)

@@ -241,6 +241,28 @@ def train(args: argparse.Namespace) -> None:
     print(f"saved step {state['step']}", flush=True)
 
 
+def save_marian(model: MarianMTModel, vocab: list[str], spm_model: Path, out: Path, source: str, target: str) -> None:
+    """A Hugging Face Marian model directory (weights, vocabulary, SentencePiece files, tokenizer), as
+    ``translator models convert`` and CTranslate2's converter read it."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    (out / "vocab.json").write_text(json.dumps({p: i for i, p in enumerate(vocab)}, ensure_ascii=False))
+    for name in ("source.spm", "target.spm"):
+        shutil.copy(spm_model, out / name)
+    tokenizer = MarianTokenizer(
+        source_spm=str(out / "source.spm"),
+        target_spm=str(out / "target.spm"),
+        vocab=str(out / "vocab.json"),
+        source_lang=source,
+        target_lang=target,
+        unk_token="<unk>",
+        eos_token="</s>",
+        pad_token="<pad>",
+        model_max_length=256,
+    )
+    tokenizer.save_pretrained(out)
+
+
 def export(args: argparse.Namespace) -> None:
     """Write averaged weights of the last ``--average`` snapshots as a HF Marian model directory."""
     work: Path = args.work
@@ -273,23 +295,7 @@ def export(args: argparse.Namespace) -> None:
     model.load_state_dict(avg)
     zero_start_embedding(model, len(vocab) - 1)
     out: Path = args.export
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    (out / "vocab.json").write_text(json.dumps({p: i for i, p in enumerate(vocab)}, ensure_ascii=False))
-    for name in ("source.spm", "target.spm"):
-        shutil.copy(work / "spm.model", out / name)
-    tokenizer = MarianTokenizer(
-        source_spm=str(out / "source.spm"),
-        target_spm=str(out / "target.spm"),
-        vocab=str(out / "vocab.json"),
-        source_lang=args.source,
-        target_lang=args.target,
-        unk_token="<unk>",
-        eos_token="</s>",
-        pad_token="<pad>",
-        model_max_length=256,
-    )
-    tokenizer.save_pretrained(out)
+    save_marian(model, vocab, work / "spm.model", out, args.source, args.target)
     (out / "export.json").write_text(
         json.dumps(
             {
