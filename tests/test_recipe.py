@@ -93,3 +93,61 @@ def test_size_latency_times_a_random_model_decoding_exactly_the_reference_length
         assert len(result[0].hypotheses[0]) == length
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([*cmd, "--vocab-sizes", "100"], capture_output=True, text=True, timeout=300, check=True)
+
+
+def test_gpu_weights_pack_and_unpack_keep_every_tensor_and_the_int8_rows(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(RECIPE))  # gpu_weights imports its sibling train.py, as it does when run as a script
+    try:
+        gpu_weights = recipe_module("gpu_weights")
+    finally:
+        sys.path.remove(str(RECIPE))
+    torch.manual_seed(0)
+    embedding = torch.randn(50, 16)
+    weights = {
+        "model.shared.weight": embedding,
+        "model.encoder.embed_tokens.weight": embedding.clone(),  # tied: stored once
+        "lm_head.weight": embedding.clone(),
+        "model.encoder.embed_positions.weight": torch.randn(20, 16),  # kept float32
+        "model.encoder.layers.0.fc1.weight": torch.randn(32, 16),
+        "model.encoder.layers.0.fc1.bias": torch.randn(32),
+    }
+    run = tmp_path / "run-x-en-de"
+    run.mkdir()
+    for step in (10, 20):  # two snapshots: the pack is their average
+        torch.save({k: v + step / 100 for k, v in weights.items()}, run / f"weights-{step:07d}.pt")
+    torch.save({"state": {"step": 20, "epoch": 1, "batch_index": 3, "seconds": 61.0}}, run / "checkpoint.pt")
+    (run / "args.json").write_text(json.dumps({"source": "en", "target": "de", "device": "cuda", "d_model": "16"}))
+    gpu_weights.pack(run, tmp_path / "packed", average=2)
+    packed = torch.load(tmp_path / "packed" / "weights.int8.pt", weights_only=True)
+    assert set(packed["aliases"]) == {"model.encoder.embed_tokens.weight", "lm_head.weight"}
+    assert packed["tensors"]["model.encoder.layers.0.fc1.weight"].dtype == torch.int8
+    assert packed["tensors"]["model.encoder.embed_positions.weight"].dtype == torch.float32
+
+    prepared = tmp_path / "prepared"
+    (prepared / "data").mkdir(parents=True)
+    (prepared / "spm.model").write_bytes(b"spm")
+    (prepared / "data-stats.json").write_text("{}")
+    unpacked = gpu_weights.unpack(tmp_path / "packed", tmp_path / "work", prepared)
+    assert unpacked == tmp_path / "work" / "run-en-de"
+    assert (tmp_path / "work" / "spm.model").read_bytes() == b"spm"
+    snapshot = torch.load(unpacked / "weights-0000020.pt", weights_only=True)
+    average = {k: v + 0.15 for k, v in weights.items()}
+    assert set(snapshot) == set(weights)
+    for name, value in snapshot.items():
+        if value.dim() == 2 and "embed_positions" not in name:
+            step = average[name].abs().amax(dim=1, keepdim=True) / 127
+            assert torch.all((value - average[name]).abs() <= step / 2 + 1e-6), name
+            # Quantized again as CTranslate2 does (absmax / 127 per row), the same integers come back.
+            again = torch.round(value * 127 / value.abs().amax(dim=1, keepdim=True))
+            assert torch.equal(again.to(torch.int8), packed["tensors"][packed["aliases"].get(name, name)])
+        else:
+            assert torch.allclose(value, average[name]), name
+    assert json.loads((unpacked / "state.json").read_text())["step"] == 20
+    args = json.loads((unpacked / "args.json").read_text())
+    assert args["trained_on"] == "cuda" and args["run"] == str(unpacked)
+    assert json.loads((unpacked / "snapshots.json").read_text()) == ["weights-0000010.pt", "weights-0000020.pt"]

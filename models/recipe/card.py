@@ -166,7 +166,7 @@ batches of 32, one thread (median of 3 runs, both compute types measured in the 
 
 {general_table(report)}
 {sweep_table(report)}
-All numbers are in [`eval.json`](eval.json).
+{gpu_note(report)}All numbers are in [`eval.json`](eval.json).
 
 ## Reproduce
 
@@ -177,6 +177,16 @@ python models/recipe/release.py --source {source} --target {target}{work_flag(re
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """
+
+
+def gpu_note(report: dict) -> str:
+    """Weights trained on a GPU machine came back as int8 rows (gpu_weights.py): the float32 row carries that."""
+    if not report["train_args"].get("trained_on"):
+        return ""
+    return (
+        "Trained on a lent GPU machine and brought back as int8 rows (`models/recipe/gpu_weights.py`), so the\n"
+        "float32 row is the int8 weights in float32, not a float32 reference.\n\n"
+    )
 
 
 def parameters(report: dict) -> str:
@@ -252,6 +262,13 @@ def reproduce(report: dict) -> str:
     a = report["train_args"]
     source, target = a["source"], a["target"]
     train = f"python models/recipe/train.py --source {source} --target {target} --warmup {a['warmup']}"
+    if a.get("trained_on"):  # trained on a GPU machine by gpu.sh, released here
+        size = f"{a['d_model']}x{a['ffn']}x{a['heads']}:{a['encoder_layers']}-{a['decoder_layers']}"
+        return (
+            "bash models/recipe/gpu.sh pack                       # here: prepare, carry .gpu/\n"
+            f'SIZES="{size}" MINUTES={_minutes(report)} bash models/recipe/gpu.sh train   # on the GPU machine\n'
+            "bash models/recipe/gpu.sh release PARTS_DIR          # here: unpack, choose on dev, release"
+        )
     if not report.get("base"):
         return f"python models/recipe/prepare.py\n{train}   # resumable; --device cuda --bf16 on a GPU"
     pair = f"{source}-{target}"

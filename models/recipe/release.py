@@ -202,6 +202,10 @@ def _pieces(work: Path) -> int:
 
 
 def _train_state(run: Path) -> dict:
+    """Step, epoch and training seconds: from the run's checkpoint, or for weights trained elsewhere (a GPU
+    machine, ``gpu_weights.py unpack``) from the ``state.json`` that came with them."""
+    if not (run / "checkpoint.pt").exists() and (run / "state.json").exists():
+        return dict(json.loads((run / "state.json").read_text()))
     import torch
 
     ckpt = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)

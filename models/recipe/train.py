@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
 import signal
@@ -67,7 +68,11 @@ def encode_file(sp: spm.SentencePieceProcessor, path: Path, cache: Path, max_len
     ids = [np.asarray([*x[: max_len - 1], 1], dtype=np.int16) for x in sp.encode(lines)]
     arr = np.empty(len(ids), dtype=object)
     arr[:] = ids
-    np.savez(cache, ids=arr)
+    # Written whole or not at all, so that trainers started side by side can share (or each make) the cache.
+    partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    with partial.open("wb") as handle:
+        np.savez(handle, ids=arr)
+    partial.replace(cache)
     return ids
 
 
@@ -263,19 +268,25 @@ def save_marian(model: MarianMTModel, vocab: list[str], spm_model: Path, out: Pa
     tokenizer.save_pretrained(out)
 
 
-def export(args: argparse.Namespace) -> None:
-    """Write averaged weights of the last ``--average`` snapshots as a HF Marian model directory."""
-    work: Path = args.work
-    sp = spm.SentencePieceProcessor(model_file=str(work / "spm.model"))
-    vocab = build_vocab(sp)
-    snaps = sorted(args.run.glob("weights-*.pt"))[-args.average :]
+def average_snapshots(run: Path, count: int) -> tuple[dict[str, torch.Tensor], list[Path]]:
+    """The float32 mean of the run's last ``count`` weight snapshots, and which they were."""
+    snaps = sorted(run.glob("weights-*.pt"))[-count:]
     if not snaps:
-        raise SystemExit(f"no snapshots in {args.run}")
+        raise SystemExit(f"no snapshots in {run}")
     avg: dict[str, torch.Tensor] = {}
     for snap in snaps:
         weights = torch.load(snap, map_location="cpu", weights_only=True)
         for key, value in weights.items():
             avg[key] = avg.get(key, 0) + value.float() / len(snaps)
+    return avg, snaps
+
+
+def export(args: argparse.Namespace) -> None:
+    """Write averaged weights of the last ``--average`` snapshots as a HF Marian model directory."""
+    work: Path = args.work
+    sp = spm.SentencePieceProcessor(model_file=str(work / "spm.model"))
+    vocab = build_vocab(sp)
+    avg, snaps = average_snapshots(args.run, args.average)
     # The architecture the run was trained with (its args.json), so that export needs no size flags; and the
     # weights it started from, for --base-weight.
     saved = args.run / "args.json"
@@ -296,10 +307,13 @@ def export(args: argparse.Namespace) -> None:
     zero_start_embedding(model, len(vocab) - 1)
     out: Path = args.export
     save_marian(model, vocab, work / "spm.model", out, args.source, args.target)
+    # Weights brought back from another machine (gpu_weights.py) are one file averaging the snapshots it names.
+    averaged = args.run / "snapshots.json"
+    names = json.loads(averaged.read_text()) if averaged.exists() and len(snaps) == 1 else [s.name for s in snaps]
     (out / "export.json").write_text(
         json.dumps(
             {
-                "snapshots": [s.name for s in snaps],
+                "snapshots": names,
                 "base_weight": args.base_weight,
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "source": args.source,
