@@ -217,8 +217,8 @@ on Tatoeba, {stats.get("tatoeba-train-pairs", 0):,} pairs, and Multi30k only: st
         mixed_note(report)
     }
 Fine-tuning, because this release was trained on the 2-core development CPU, where one epoch of the
-general-domain mix from scratch takes about 2.8 h per direction; with a GPU the from-scratch recipe (`gpu.sh`,
-a larger joint vocabulary) is the way to train.
+general-domain mix from scratch takes about 2.8 h per direction; with a GPU the from-scratch recipe
+(`gpu.sh`, sizes chosen on dev) is the way to train.
 """
 
 
