@@ -127,7 +127,7 @@ def main() -> None:
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
     pairs = [(s, r) for s, r in benchmark_pairs("en", "de") if r is not None][: args.sentences]
     sources = [[*sp.encode(s, out_type=str), "</s>"] for s, _ in pairs]
-    lengths = [len(sp.encode(r, out_type=str)) + 1 for _, r in pairs if r is not None]
+    lengths = [len(sp.encode(r, out_type=str)) + 1 for _, r in pairs]
     options = TranslationOptions()
 
     with tempfile.TemporaryDirectory() as tmp:
