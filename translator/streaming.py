@@ -91,7 +91,7 @@ class StabilityPolicy:
     final_hypotheses: int = 4
     # A free final whose hypotheses all contradict the stable text takes the stream's last partial hypothesis
     # of the same sentence, when there is one that starts with the stable words, instead of a forced decoding
-    # of it: one decoding per final instead of two (README, Stability policies).
+    # of it: one decoding per final instead of two (docs/performance.md, Stability policies).
     partial_fallback: bool = True
     # A forced final ends its prefix at a word boundary by CTranslate2's alternatives at the first free
     # position; else the best of its forced n-best that does is kept (a glued last stable word is cut back

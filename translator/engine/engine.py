@@ -41,7 +41,8 @@ class TranslationOptions:
     max_batch_size: int = 32
     # A final whose prefix is tried last (decoding.Prefix.free) has its forced fallback submitted right after its
     # free decoding when two replicas are idle, so that it costs one decoding's time, not two, when the free
-    # hypotheses contradict the prefix (p50 34 -> 18 ms); waited for only if needed (README, Stability policies).
+    # hypotheses contradict the prefix (p50 34 -> 18 ms); waited for only if needed (docs/performance.md, Stability
+    # policies).
     fallback_beside: bool = True
     # Input written without case (all lowercase, or all capitals) gets it back from the model's truecasing
     # table, if it has one (translator.truecase): lowercase German 26 → 42 BLEU (README, unpunctuated input).
@@ -274,7 +275,8 @@ class Engine:
         bare = tuple(self._target_prefix(None, target))
         # A prefix tried last: first decoded without it (with the model's language tag, if it needs one);
         # only those whose free hypotheses all contradict the prefix's words are then decoded forced (at a
-        # word boundary if asked). Measured cheaper than decoding both at once (README, Stability policies).
+        # word boundary if asked). Measured cheaper than decoding both at once (docs/performance.md, Stability
+        # policies).
         first: list[_Key] = [(k[0], bare, k[2], k[3], k[4]) if k[2][2] else k for k in keys]
         # (A prefix with a fallback at hand needs no forced decoding at all.)
         tried = [k for k in keys if k[2][2] and k[3] and not k[4]]

@@ -163,7 +163,7 @@ class Connection:
                 pause_left = max(0.0, max(deadline, listening + self.pause) - time.perf_counter())
             pausing = pause_left is not None and (timeout is None or pause_left < timeout)
             try:
-                # asyncio.timeout rather than wait_for: no task per message (measured: README, Performance).
+                # asyncio.timeout rather than wait_for: no task per message (measured: docs/performance.md).
                 async with asyncio.timeout(pause_left if pausing else timeout):
                     message = await self.ws.receive()
             except TimeoutError:

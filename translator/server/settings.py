@@ -69,7 +69,7 @@ class ServerConfig:
     compute_type: str | None = field(
         default=None, metadata=setting("CTranslate2 compute type on CPU / CUDA", shown="int8 / int8_float16")
     )
-    # Parallel translations: measured best on 2 cores (README, Performance).
+    # Parallel translations: measured best on 2 cores (docs/performance.md).
     inter_threads: int = field(default=2, metadata=setting("translations run in parallel, CTranslate2 inter_threads"))
     intra_threads: int = field(default=1, metadata=setting("threads per translation"))
     beam_size: int = field(default=4, metadata=setting("beam search width"))
@@ -154,7 +154,7 @@ class ServerConfig:
     ws: str = field(
         default="wsproto", metadata=setting("uvicorn's WebSocket implementation", choices=WS_IMPLEMENTATIONS)
     )
-    # auto: httptools and uvloop (dependencies, measured faster: README, Performance) where installed; h11 and
+    # auto: httptools and uvloop (dependencies, measured faster: docs/performance.md) where installed; h11 and
     # asyncio are the pure-Python way back.
     http: str = field(
         default="auto", metadata=setting("uvicorn's HTTP/1.1 implementation", choices=HTTP_IMPLEMENTATIONS)
