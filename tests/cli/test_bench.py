@@ -76,6 +76,9 @@ def test_cli_json_with_baseline(server: Server) -> None:
     # Each server figure as a ratio of raw CTranslate2 from the same run (flat-out streams, REST at c=2:
     # against the best raw batch).
     assert rows[0]["vs_raw"]["throughput_ratio"] > 0 and rows[1]["vs_raw"]["throughput_ratio"] > 0
+    # ... and per sentence of CPU: the server's (from /metrics) against raw best's, beside the bench's own.
+    assert rows[0]["vs_raw"]["cpu_ratio"] > 0 and rows[1]["vs_raw"]["cpu_ratio"] > 0
+    assert all(r["client_cpu_ms_per_sentence"] > 0 for r in rows[:3])
     best = max(rows[4:6], key=lambda r: r["sentences_per_s"])
     assert rows[1]["vs_raw"]["raw_best_batch"] == best["batch"]
     # REST at c=2 also against raw CTranslate2 with 2 sentences in flight (flat-out streams have no such row).

@@ -117,14 +117,31 @@ async def _stream(
     return items
 
 
-async def _timed(urls: list[str], load: Callable[[], Awaitable[T]]) -> tuple[T, float, float | None, float | None]:
-    """``load()``, started once the servers' CPU time is read: its result and wall seconds, and the servers' CPU
-    seconds before and after it (None where a server does not say)."""
+@dataclass(frozen=True)
+class _Timing:
+    seconds: float  # wall time of the load
+    server_cpu: tuple[float, float] | None  # the servers' CPU seconds before and after (None where one does not say)
+    client_cpu_s: float  # this process's CPU seconds during the load: the bench's own clients
+
+    def server_ms_per(self, count: int) -> float | None:
+        return raw_bench.cpu_ms_per(*self.server_cpu, count) if self.server_cpu else None
+
+    def client_ms_per(self, count: int) -> float | None:
+        return raw_bench.cpu_ms_per(0.0, self.client_cpu_s, count)
+
+
+async def _timed(urls: list[str], load: Callable[[], Awaitable[T]]) -> tuple[T, _Timing]:
+    """``load()``, started once the servers' CPU time is read: its result and how long it took, in wall time,
+    in the servers' CPU time and in the bench's own."""
     cpu_before = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+    client_before = raw_bench.process_cpu_seconds()
     start = time.perf_counter()
     result = await load()
     seconds = time.perf_counter() - start
-    return result, seconds, cpu_before, await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+    client = raw_bench.process_cpu_seconds() - client_before
+    cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
+    server = (cpu_before, cpu_after) if cpu_before is not None and cpu_after is not None else None
+    return result, _Timing(seconds, server, client)
 
 
 def _row(mode: str, urls: list[str], run: dict[str, Any], seconds: float, measured: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +169,8 @@ async def run_streams(
     indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
     plan = [[(i, corpus[i][0]) for i in stream] for stream in indexes]
     jobs = [_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats, partials) for k, p in enumerate(plan)]
-    results, elapsed, cpu_before, cpu_after = await _timed(urls, lambda: asyncio.gather(*jobs, return_exceptions=True))
+    results, timing = await _timed(urls, lambda: asyncio.gather(*jobs, return_exceptions=True))
+    elapsed = timing.seconds
     items: list[_Sentence] = []
     for result in results:
         if isinstance(result, BaseException):
@@ -182,8 +200,9 @@ async def run_streams(
         "bleu": bleu,
         "partials": partials,
         "partials_received": stats["partials"],
-        "server_cpu_s": round(cpu_after - cpu_before, 3) if cpu_before is not None and cpu_after is not None else None,
-        "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, len(finished)),
+        "server_cpu_s": round(timing.server_cpu[1] - timing.server_cpu[0], 3) if timing.server_cpu else None,
+        "server_cpu_ms_per_sentence": timing.server_ms_per(len(finished)),
+        "client_cpu_ms_per_sentence": timing.client_ms_per(len(finished)),
         "errors": stats["errors"],
     }
     return _row("stream", urls, {"streams": streams, "wpm": wpm, "sentences": len(finished)}, elapsed, measured)
@@ -219,14 +238,14 @@ async def run_rest(
                 latencies.append((time.perf_counter() - t0) * 1000)
                 done += len(texts)
 
-    _, elapsed, cpu_before, cpu_after = await _timed(
-        urls, lambda: asyncio.gather(*(worker(k) for k in range(concurrency)))
-    )
+    _, timing = await _timed(urls, lambda: asyncio.gather(*(worker(k) for k in range(concurrency))))
+    elapsed = timing.seconds
     measured = {
         "requests_per_s": round(len(latencies) / elapsed, 1),
         "sentences_per_s": round(done / elapsed, 1),
         "latency_ms": percentiles(latencies),
-        "server_cpu_ms_per_sentence": raw_bench.cpu_ms_per(cpu_before, cpu_after, done),
+        "server_cpu_ms_per_sentence": timing.server_ms_per(done),
+        "client_cpu_ms_per_sentence": timing.client_ms_per(done),
         "errors": errors,
     }
     return _row(

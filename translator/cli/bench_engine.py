@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -136,7 +135,7 @@ def raw_ctranslate2(
     repetition guard, as the server does, on ``device`` with ``compute_type`` (None: the device's default)."""
     translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
     latencies = []
-    cpu = _cpu_seconds()
+    cpu = process_cpu_seconds()
     for sentence in tokens[: max(1, latency_sentences)]:
         t0 = time.perf_counter()
         _raw_one(translator, sentence, beam)
@@ -150,13 +149,13 @@ def raw_ctranslate2(
             "intra_threads": intra,
             "sentences": len(latencies),
             "latency_ms": percentiles(latencies, digits=2),
-            "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(latencies)),
+            "cpu_ms_per_sentence": cpu_ms_per(cpu, process_cpu_seconds(), len(latencies)),
         }
     ]
     options = TranslationOptions()  # the engine's length bound and repetition guard
     bound, guard = options.output_bound(max(len(t) for t in tokens)), options.no_repeat_ngram_size
     for batch in batches:
-        cpu = _cpu_seconds()
+        cpu = process_cpu_seconds()
         start = time.perf_counter()
         translator.translate_batch(
             tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard
@@ -170,7 +169,7 @@ def raw_ctranslate2(
                 "intra_threads": intra,
                 "sentences": len(tokens),
                 "sentences_per_s": round(len(tokens) / elapsed, 1),
-                "cpu_ms_per_sentence": cpu_ms_per(cpu, _cpu_seconds(), len(tokens)),
+                "cpu_ms_per_sentence": cpu_ms_per(cpu, process_cpu_seconds(), len(tokens)),
             }
         )
     for count in in_flight:
@@ -284,10 +283,10 @@ def paired_latency(
     }
 
 
-def _cpu_seconds() -> float:
-    """This process's CPU time (CTranslate2's threads included)."""
-    times = os.times()
-    return times.user + times.system
+def process_cpu_seconds() -> float:
+    """This process's CPU time, all its threads (CTranslate2's included), at the clock's full resolution (os.times
+    counts in ticks of 10 ms)."""
+    return time.process_time()
 
 
 def cpu_ms_per(before: float | None, after: float | None, count: int) -> float | None:
@@ -337,6 +336,11 @@ def add_vs_raw(rows: list[dict[str, Any]]) -> None:
         elif (row["mode"] == "rest" or (row["mode"] == "stream" and not row["wpm"])) and best_row:
             vs = {"raw_best_sentences_per_s": best, "raw_best_batch": best_row["batch"]}
             vs["throughput_ratio"] = _ratio(row["sentences_per_s"], best)
+            # CPU per sentence, raw best's against the server's: how much more the server's way costs the machine,
+            # whatever the bench's own clients take from it (client_cpu_ms_per_sentence).
+            cpu = _ratio(best_row.get("cpu_ms_per_sentence"), row.get("server_cpu_ms_per_sentence"))
+            if cpu is not None:
+                vs |= {"raw_best_cpu_ms_per_sentence": best_row["cpu_ms_per_sentence"], "cpu_ratio": cpu}
             same = in_flight.get(row.get("concurrency"))
             if same:  # what raw CTranslate2 itself reaches with as many sentences in flight
                 vs |= {"raw_in_flight_sentences_per_s": same, "in_flight_ratio": _ratio(row["sentences_per_s"], same)}
@@ -425,6 +429,12 @@ def print_vs_raw(rows: list[dict[str, Any]]) -> None:
                 f"{row['sentences_per_s']} sentences/s = {vs['throughput_ratio']} x raw best "
                 f"{vs['raw_best_sentences_per_s']} (batch {vs['raw_best_batch']})"
             )
+            if "cpu_ratio" in vs:
+                detail += (
+                    f"; CPU ms per sentence: server {row['server_cpu_ms_per_sentence']}, raw best "
+                    f"{vs['raw_best_cpu_ms_per_sentence']} ({vs['cpu_ratio']} x), the bench's clients "
+                    f"{row.get('client_cpu_ms_per_sentence')}"
+                )
             if "in_flight_ratio" in vs:
                 detail += (
                     f"; = {vs['in_flight_ratio']} x raw with as many in flight ({vs['raw_in_flight_sentences_per_s']})"
