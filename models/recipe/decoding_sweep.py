@@ -43,6 +43,14 @@ SETTINGS: list[tuple[str, dict[str, object]]] = [
         {"beam_size": 4, "no_repeat_ngram_size": 3, "length_penalty": 1.2},
     ),
     (
+        "beam 4, no_repeat_ngram 3, length_penalty 1.5",
+        {"beam_size": 4, "no_repeat_ngram_size": 3, "length_penalty": 1.5},
+    ),
+    (
+        "beam 4, no_repeat_ngram 3, length_penalty 2.0",
+        {"beam_size": 4, "no_repeat_ngram_size": 3, "length_penalty": 2.0},
+    ),
+    (
         "beam 4, no_repeat_ngram 3, length ratio 1.5",
         {"beam_size": 4, "no_repeat_ngram_size": 3, "max_length_ratio": 1.5},
     ),
