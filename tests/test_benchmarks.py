@@ -1,4 +1,5 @@
-"""The prepared GPU benchmark's diagnosis (benchmarks/cuda_diagnose.py), run on the CPU with tiny sizes."""
+"""The prepared benchmarks beside the code, run with tiny sizes: the GPU diagnosis (benchmarks/cuda_diagnose.py) on
+the CPU, and the HTTP floor (benchmarks/http_floor.py) on loopback."""
 
 from __future__ import annotations
 
@@ -22,3 +23,13 @@ def test_cuda_diagnosis_runs_on_the_cpu() -> None:
             assert len(line[kind]["cold_ms"]) == len(line[kind]["warm_ms"]) == 2
             assert all(ms > 0 for ms in line[kind]["cold_ms"] + line[kind]["warm_ms"])
         assert len(line["parallel_two_batches_ms"]) == 1
+
+
+def test_http_floor_times_both_endpoints_of_a_real_server() -> None:
+    command = [sys.executable, str(ROOT / "benchmarks" / "http_floor.py"), "--requests", "5", "--gap-ms", "1"]
+    done = subprocess.run([*command, "--rounds", "1"], capture_output=True, text=True, timeout=120, check=True)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["endpoint"] for line in lines] == ["echo", "hop"]
+    for line in lines:
+        times = line["round_trip_ms"]
+        assert line["requests"] == 5 and 0 < times["p50"] <= times["p90"] <= times["p99"]
