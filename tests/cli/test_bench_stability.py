@@ -75,10 +75,12 @@ def test_revisions_make_finals_offline_translations(en_de: Engine) -> None:
 
 @pytest.mark.skipif(not multi30k("val", "en").exists(), reason="needs ../shared/data/multi30k")
 def test_policies_against_thresholds(en_de: Engine) -> None:
-    """On 30 dev sentences: the default shows far less erasure than the policy it replaced, at a lag a
-    caption can live with, and its finals stay close to offline translations (small sample: loose bounds)."""
-    sources = read_lines(multi30k("val", "en"))[:30]
-    refs = read_lines(multi30k("val", "de"))[:30]
+    """On 100 dev sentences: the default shows far less erasure than the policy it replaced, at a lag a
+    caption can live with, and its finals stay close to offline translations (a small sample: loose bounds;
+    on 30 the finals' BLEU of the two policies moved by a point from one model release to the next, while on
+    250 they stayed within 0.1)."""
+    sources = read_lines(multi30k("val", "en"))[:100]
+    refs = read_lines(multi30k("val", "de"))[:100]
     before, default = sweep(en_de, sources, refs, "en", "de", ["before", "agreed (default)"])
     assert default.ne_stable == 0 and before.ne_stable == 0
     assert default.ne_display < 0.6 * before.ne_display and default.ne_display < 0.5
