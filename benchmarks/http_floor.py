@@ -12,7 +12,7 @@ and times an idle client's requests to each (a plain keep-alive ``http.client`` 
 
     python benchmarks/http_floor.py --requests 300 --gap-ms 10
 
-Prints one JSON line per endpoint and round: p50 / p90 / p99 round trip in milliseconds.
+Prints one JSON line per endpoint and round: p50 / p90 / p99 / max round trip in milliseconds.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import http.client
 import json
 import multiprocessing
 import socket
-import statistics
 import time
 from typing import Any
 
@@ -33,6 +32,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from translator.cli.common import percentiles
 
 _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="hop")
 
@@ -76,15 +77,6 @@ def _serve(port: int) -> multiprocessing.Process:
     raise RuntimeError("uvicorn did not start")
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 3),
-        "p90": round(ordered[int(0.9 * (len(ordered) - 1))], 3),
-        "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 3),
-    }
-
-
 def measure(port: int, path: str, requests: int, gap_ms: float) -> dict[str, Any]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     payload = json.dumps({"q": "A man is riding a bike.", "source": "en", "target": "de"})
@@ -101,7 +93,8 @@ def measure(port: int, path: str, requests: int, gap_ms: float) -> dict[str, Any
         if i >= 10:  # the first ten warm the connection up
             times.append((time.perf_counter() - t0) * 1000)
     connection.close()
-    return {"endpoint": path.strip("/"), "requests": requests, "gap_ms": gap_ms, "round_trip_ms": _percentiles(times)}
+    round_trip = percentiles(times, digits=3)
+    return {"endpoint": path.strip("/"), "requests": requests, "gap_ms": gap_ms, "round_trip_ms": round_trip}
 
 
 def main() -> None:
