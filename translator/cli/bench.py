@@ -120,11 +120,11 @@ async def _stream(
 @dataclass(frozen=True)
 class _Timing:
     seconds: float  # wall time of the load
-    server_cpu: tuple[float, float] | None  # the servers' CPU seconds before and after (None where one does not say)
+    server_cpu_s: float | None  # the servers' CPU seconds during the load (None where one does not say)
     client_cpu_s: float  # this process's CPU seconds during the load: the bench's own clients
 
     def server_ms_per(self, count: int) -> float | None:
-        return raw_bench.cpu_ms_per(*self.server_cpu, count) if self.server_cpu else None
+        return raw_bench.cpu_ms_per(0.0, self.server_cpu_s, count)
 
     def client_ms_per(self, count: int) -> float | None:
         return raw_bench.cpu_ms_per(0.0, self.client_cpu_s, count)
@@ -140,7 +140,7 @@ async def _timed(urls: list[str], load: Callable[[], Awaitable[T]]) -> tuple[T, 
     seconds = time.perf_counter() - start
     client = raw_bench.process_cpu_seconds() - client_before
     cpu_after = await asyncio.to_thread(raw_bench.server_cpu_seconds, urls)
-    server = (cpu_before, cpu_after) if cpu_before is not None and cpu_after is not None else None
+    server = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     return result, _Timing(seconds, server, client)
 
 
@@ -200,7 +200,7 @@ async def run_streams(
         "bleu": bleu,
         "partials": partials,
         "partials_received": stats["partials"],
-        "server_cpu_s": round(timing.server_cpu[1] - timing.server_cpu[0], 3) if timing.server_cpu else None,
+        "server_cpu_s": round(timing.server_cpu_s, 3) if timing.server_cpu_s is not None else None,
         "server_cpu_ms_per_sentence": timing.server_ms_per(len(finished)),
         "client_cpu_ms_per_sentence": timing.client_ms_per(len(finished)),
         "errors": stats["errors"],
