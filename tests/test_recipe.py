@@ -151,3 +151,17 @@ def test_gpu_weights_pack_and_unpack_keep_every_tensor_and_the_int8_rows(tmp_pat
     args = json.loads((unpacked / "args.json").read_text())
     assert args["trained_on"] == "cuda" and args["run"] == str(unpacked)
     assert json.loads((unpacked / "snapshots.json").read_text()) == ["weights-0000010.pt", "weights-0000020.pt"]
+
+
+def test_the_length_penalty_is_chosen_on_news_without_a_loss_on_the_recipe_dev_set() -> None:
+    sweep = recipe_module("decoding_sweep")
+    rows = sweep.length_penalty_rows()
+    penalties = sorted(sweep.options_for(sweep.SETTINGS[n - 1][1]).length_penalty for n in rows)
+    assert penalties == [0.8, 1.0, 1.2, 1.5, 2.0]
+    news = {0.8: 14.0, 1.0: 14.3, 1.2: 14.4, 1.5: 14.5, 2.0: 14.6}
+    # 2.0 is best on news but loses on the recipe dev set; 1.5 is the best that does not.
+    assert sweep.choose_length_penalty(news, {0.8: 41.0, 1.0: 41.6, 1.2: 41.8, 1.5: 41.9, 2.0: 41.5}) == 1.5
+    assert sweep.choose_length_penalty(news, {0.8: 41.7, 1.0: 41.6, 1.2: 41.0, 1.5: 41.0, 2.0: 41.0}) == 1.0
+    # A tie on news goes to the penalty nearest 1.0.
+    tie = {0.8: 14.0, 1.0: 14.3, 1.2: 14.5, 1.5: 14.5, 2.0: 14.5}
+    assert sweep.choose_length_penalty(tie, dict.fromkeys(tie, 41.6)) == 1.2

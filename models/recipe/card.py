@@ -77,7 +77,9 @@ def sweep_table(report: dict) -> str:
 `python models/recipe/decoding_sweep.py --source SRC --target TGT --set news|recipe --save`, int8, batches of 32
 on one thread ({first["signature"]}); "loops" = outputs with a repetition loop; "recipe dev" = the
 recipe's dev split (Tatoeba dev + Multi30k val). Dev sets only: the shipped settings are chosen here, never on
-the test sets.
+the test sets. The model's own length penalty (`translator.json`) is chosen by `decoding_sweep.py --choose` on
+the candidate before its release: the best newstest2020 BLEU among the penalties that lose nothing on the recipe
+dev set against 1.0.
 
 """
         + "\n".join(lines)
@@ -151,7 +153,10 @@ This release: step {st["step"]} (epoch {st["epoch"]}, {hours:.1f} h of training{
 
 ## Quality and the cost of quantization
 
-sacrebleu defaults ({i8["bleu_signature"]}), beam 4, the shipped decoding settings; CPU, this project's 2-core
+sacrebleu defaults ({i8["bleu_signature"]}), beam 4, the shipped decoding settings (length penalty {
+        report.get("length_penalty", 1.0)}{
+        ", chosen on the dev sets below" if report.get("length_penalty", 1.0) != 1.0 else ""
+    }); CPU, this project's 2-core
 development VM. Speed: sentences per second on the first 300 Multi30k test sentences, one at a time and in
 batches of 32, one thread (median of 3 runs, both compute types measured in the same run).
 
@@ -173,7 +178,7 @@ batches of 32, one thread (median of 3 runs, both compute types measured in the 
 ```sh
 pip install -e '.[train]'
 {reproduce(report)}
-python models/recipe/release.py --source {source} --target {target}{work_flag(report)}
+python models/recipe/release.py --source {source} --target {target}{work_flag(report)}{length_penalty_flag(report)}
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """
@@ -251,6 +256,12 @@ def work_flag(report: dict) -> str:
         + (f" --base-weight {weight:g}" if weight else "")
         + (f" --average {average}" if average != DEFAULT_AVERAGE else "")
     )
+
+
+def length_penalty_flag(report: dict) -> str:
+    """The release command's ``--length-penalty``, for a model released with one other than 1.0."""
+    penalty = report.get("length_penalty", 1.0)
+    return f" --length-penalty {penalty:g}" if penalty != 1.0 else ""
 
 
 def _minutes(report: dict) -> int:

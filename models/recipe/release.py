@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from card import DEFAULT_AVERAGE, model_card  # models/recipe/card.py
@@ -28,6 +29,7 @@ from translator.engine.convert import convert
 from translator.engine.corpus import bcontrast_test, multi30k, multi30k_test, news_dev, read_lines
 from translator.engine.engine import Engine, TranslationOptions
 from translator.engine.evaluate import evaluate
+from translator.engine.metadata import ModelMetadata
 
 RECIPE = Path(__file__).resolve().parent
 MODELS = RECIPE.parent
@@ -67,6 +69,12 @@ def main() -> None:
     )
     parser.add_argument("--dev", action="store_true", help="measure the dev sets only; models/ is left alone")
     parser.add_argument("--model", type=Path, help="with --dev: measure this converted model (e.g. the base)")
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="the model's length penalty in translator.json (chosen on the dev sets: decoding_sweep.py --choose)",
+    )
     args = parser.parse_args()
     pair = f"{args.source}-{args.target}"
     if args.card_only:
@@ -145,6 +153,7 @@ def main() -> None:
         "train_args": train_args,
         "snapshots": ckpt_state["snapshots"],
         "base_weight": ckpt_state.get("base_weight", 0.0),
+        "length_penalty": args.length_penalty,
         "parameters": ckpt_state.get("parameters"),
         "train_state": state,
         "data_stats": json.loads((args.work / "data-stats.json").read_text()),
@@ -165,6 +174,9 @@ def convert_run(args: argparse.Namespace, hf_dir: Path, dest: Path, quantization
         name=name,
         force=True,
     )
+    if args.length_penalty != 1.0:
+        meta = ModelMetadata.load(dest)
+        replace(meta, length_penalty=args.length_penalty).save(dest)
 
 
 def dev_report(args: argparse.Namespace, hf_dir: Path) -> None:

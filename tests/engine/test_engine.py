@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from translator.decoding import Hypotheses, Prefix
 from translator.engine.corpus import SHARED_DATA, multi30k, multi30k_test, news_dev, read_lines
 from translator.engine.engine import Engine, TranslationOptions, resolve_compute_type, resolve_device, texts_only
 from translator.engine.evaluate import repetition_loop
+from translator.engine.metadata import METADATA_FILE
 
 SENTENCES = [
     "A man is riding a bicycle.",
@@ -131,6 +134,29 @@ def test_options_are_validated() -> None:
         TranslationOptions(max_length_ratio=0)
     with pytest.raises(ValueError):
         TranslationOptions(max_output_tokens=0)
+    with pytest.raises(ValueError, match="length_penalty"):
+        TranslationOptions(length_penalty=-1.0)
+
+
+def test_the_models_length_penalty_is_used_unless_the_options_set_one(en_de: Engine, tmp_path: Path) -> None:
+    sources = read_lines(news_dev("en", "de")[0])[:30]
+
+    def texts(engine: Engine, penalty: float | None) -> list[str]:
+        options = replace(engine.options, length_penalty=penalty)
+        return [t.text for t in engine.translate(sources, options=options)]
+
+    shorter, longer = texts(en_de, 0.0), texts(en_de, 4.0)
+    assert shorter != longer  # the penalty matters on these sentences
+    assert texts(en_de, None) == texts(en_de, en_de.metadata.length_penalty)
+    # The same weights with a length penalty of 4 in translator.json.
+    for file in en_de.path.iterdir():
+        if file.name != METADATA_FILE:
+            (tmp_path / file.name).symlink_to(file)
+    replace(en_de.metadata, length_penalty=4.0).save(tmp_path)
+    copy = Engine(tmp_path, device="cpu")
+    assert copy.length_penalty() == 4.0
+    assert texts(copy, None) == longer
+    assert texts(copy, 0.0) == shorter
 
 
 # The minimum quality the default models must keep, on the first sentences of a dev or test set: Multi30k

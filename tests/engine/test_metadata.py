@@ -18,6 +18,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert meta.pairs() == [("en", "de"), ("en", "fr")]
 
 
+def test_length_penalty_defaults_to_one_and_round_trips(tmp_path: Path) -> None:
+    (tmp_path / METADATA_FILE).write_text('{"name": "x", "source_languages": ["en"], "target_languages": ["de"]}')
+    assert ModelMetadata.load(tmp_path).length_penalty == 1.0
+    ModelMetadata("x", ("en",), ("de",), length_penalty=1.5).save(tmp_path)
+    assert ModelMetadata.load(tmp_path).length_penalty == 1.5
+
+
 def test_tagged_model_needs_a_token_per_language() -> None:
     with pytest.raises(MetadataError, match="no language token for fr"):
         ModelMetadata("m", ("en",), ("de", "fr"), tag_style="source_prefix", language_tokens={"de": ">>deu<<"})
@@ -43,6 +50,9 @@ def test_unknown_tag_style() -> None:
         ('{"format": 99, "name": "x", "source_languages": ["en"], "target_languages": ["de"]}', "unsupported format"),
         ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "max_positions": 4}', "at least 16"),
         ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "max_positions": "9"}', "at least 16"),
+        ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "length_penalty": "2"}', "0 to 10"),
+        ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "length_penalty": -1}', "0 to 10"),
+        ('{"name": "x", "source_languages": ["en"], "target_languages": ["de"], "length_penalty": true}', "0 to 10"),
     ],
 )
 def test_load_errors_are_clear(tmp_path: Path, content: str | None, message: str) -> None:

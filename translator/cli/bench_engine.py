@@ -133,12 +133,12 @@ def raw_ctranslate2(
     time, each wave shared out over the threads and finished before the next. One ``baseline-latency`` row,
     one ``baseline`` row per batch size, one ``baseline-inflight`` row per count. All decode with the engine's
     repetition guard, as the server does, on ``device`` with ``compute_type`` (None: the device's default)."""
-    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
+    translator, tokens, decoding = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
     latencies = []
     cpu = process_cpu_seconds()
     for sentence in tokens[: max(1, latency_sentences)]:
         t0 = time.perf_counter()
-        _raw_one(translator, sentence, beam)
+        _raw_one(translator, sentence, beam, decoding)
         latencies.append((time.perf_counter() - t0) * 1000)
     rows: list[dict[str, Any]] = [
         {
@@ -152,14 +152,11 @@ def raw_ctranslate2(
             "cpu_ms_per_sentence": cpu_ms_per(cpu, process_cpu_seconds(), len(latencies)),
         }
     ]
-    options = TranslationOptions()  # the engine's length bound and repetition guard
-    bound, guard = options.output_bound(max(len(t) for t in tokens)), options.no_repeat_ngram_size
+    bound = TranslationOptions().output_bound(max(len(t) for t in tokens))  # the engine's length bound
     for batch in batches:
         cpu = process_cpu_seconds()
         start = time.perf_counter()
-        translator.translate_batch(
-            tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard
-        )
+        translator.translate_batch(tokens, max_batch_size=batch, beam_size=beam, max_decoding_length=bound, **decoding)
         elapsed = time.perf_counter() - start
         rows.append(
             {
@@ -179,7 +176,7 @@ def raw_ctranslate2(
             share = -(-len(wave) // inter)
             futures = [
                 translator.translate_batch(
-                    wave[i : i + share], beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=guard,
+                    wave[i : i + share], beam_size=beam, max_decoding_length=bound, **decoding,
                     asynchronous=True,
                 )
                 for i in range(0, len(wave), share)
@@ -200,9 +197,10 @@ def _raw_translator(
     beam: int,
     device: str = "cpu",
     compute_type: str | None = None,
-) -> tuple[Any, list[list[str]]]:
-    """A CTranslate2 translator on ``model_dir`` (warmed up; device and compute type as the engine resolves them)
-    and ``sentences`` tokenized for it."""
+) -> tuple[Any, list[list[str]], dict[str, Any]]:
+    """A CTranslate2 translator on ``model_dir`` (warmed up; device and compute type as the engine resolves them),
+    ``sentences`` tokenized for it, and the engine's decoding settings for the model (repetition guard, the
+    model's length penalty) as ``translate_batch`` arguments."""
     import ctranslate2
     import sentencepiece as spm
 
@@ -215,16 +213,15 @@ def _raw_translator(
         str(model_dir), device, compute_type=compute, inter_threads=inter, intra_threads=intra
     )
     translator.translate_batch(tokens[:8], beam_size=beam)  # warm-up
-    return translator, tokens
+    guard = TranslationOptions().no_repeat_ngram_size
+    decoding: dict[str, Any] = {"no_repeat_ngram_size": guard, "length_penalty": meta.length_penalty}
+    return translator, tokens, decoding
 
 
-def _raw_one(translator: Any, tokens: list[str], beam: int) -> None:
-    # The engine's bound for one sentence and its repetition guard (TranslationOptions' defaults).
-    options = TranslationOptions()
-    bound = options.output_bound(len(tokens))
-    translator.translate_batch(
-        [tokens], beam_size=beam, max_decoding_length=bound, no_repeat_ngram_size=options.no_repeat_ngram_size
-    )
+def _raw_one(translator: Any, tokens: list[str], beam: int, decoding: dict[str, Any]) -> None:
+    # The engine's bound for one sentence (TranslationOptions' defaults) and its decoding settings.
+    bound = TranslationOptions().output_bound(len(tokens))
+    translator.translate_batch([tokens], beam_size=beam, max_decoding_length=bound, **decoding)
 
 
 def paired_latency(
@@ -247,7 +244,7 @@ def paired_latency(
     import http.client
     from urllib.parse import urlsplit
 
-    translator, tokens = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
+    translator, tokens, decoding = _raw_translator(model_dir, sentences, inter, intra, beam, device, compute_type)
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=60)
     headers = {"Content-Type": "application/json"}
@@ -266,7 +263,7 @@ def paired_latency(
         for raw_turn in (True, False) if i % 2 else (False, True):
             t0 = time.perf_counter()
             if raw_turn:
-                _raw_one(translator, tokenized, beam)
+                _raw_one(translator, tokenized, beam, decoding)
             else:
                 rest(text)
             (raw_ms if raw_turn else rest_ms).append((time.perf_counter() - t0) * 1000)

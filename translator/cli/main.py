@@ -113,6 +113,7 @@ def cmd_models_eval(args: argparse.Namespace) -> int:
         "device": engine.device,
         "compute_type": engine.compute_type,
         "beam_size": engine.options.beam_size,
+        "length_penalty": engine.length_penalty(),
         **result.__dict__,
     }
     print(json.dumps(report, indent=2))

@@ -37,7 +37,8 @@ class TranslationOptions:
     # ("Vorderseiteseiteseite"), 28 % → 0.1 % of newstest2020 outputs, for ≤ 0.15 BLEU (models/README.md).
     no_repeat_ngram_size: int = 3
     repetition_penalty: float = 1.0
-    length_penalty: float = 1.0
+    # None: the model's own (translator.json's ``length_penalty``, chosen on its dev sets; 1.0 if it has none).
+    length_penalty: float | None = None
     max_batch_size: int = 32
     # A final whose prefix is tried last (decoding.Prefix.free) has its forced fallback submitted right after its
     # free decoding when two replicas are idle, so that it costs one decoding's time, not two, when the free
@@ -59,6 +60,8 @@ class TranslationOptions:
             raise ValueError("max_input_tokens must be at least 8")
         if self.max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
+        if self.length_penalty is not None and not 0.0 <= self.length_penalty <= 10.0:
+            raise ValueError("length_penalty must be from 0 to 10 (or None: the model's)")
 
     def output_bound(self, source_tokens: int) -> int:
         """The most output tokens a sentence of ``source_tokens`` may decode to (the degenerate-output guard),
@@ -161,6 +164,11 @@ class Engine:
 
     def pairs(self) -> list[tuple[str, str]]:
         return self.metadata.pairs()
+
+    def length_penalty(self, options: TranslationOptions | None = None) -> float:
+        """The length penalty decodings use: the options' if they set one, else the model's."""
+        chosen = (options or self.options).length_penalty
+        return self.metadata.length_penalty if chosen is None else chosen
 
     def _languages(self, source: str | None, target: str | None) -> tuple[str, str]:
         meta = self.metadata
@@ -338,7 +346,7 @@ class Engine:
                     max_input_length=0,
                     no_repeat_ngram_size=opts.no_repeat_ngram_size,
                     repetition_penalty=opts.repetition_penalty,
-                    length_penalty=opts.length_penalty,
+                    length_penalty=self.length_penalty(opts),
                     return_scores=True,
                     asynchronous=True,
                     **extra,

@@ -39,8 +39,14 @@ class ModelMetadata:
     # Source language -> its truecasing table in the model directory (``translator.truecase``), used for
     # input written without capitals.
     truecase: dict[str, str] = field(default_factory=dict)
+    # The length penalty the model decodes with unless a caller sets one (``TranslationOptions``): chosen with
+    # the model on its dev sets (models/recipe/decoding_sweep.py --choose); 1.0 for models released without one.
+    length_penalty: float = 1.0
 
     def __post_init__(self) -> None:
+        lp = self.length_penalty
+        if isinstance(lp, bool) or not isinstance(lp, (int, float)) or not 0.0 <= lp <= 10.0:
+            raise MetadataError(f"length_penalty must be a number from 0 to 10, not {lp!r}")
         unknown = sorted(set(self.truecase) - set(self.source_languages))
         if unknown:
             raise MetadataError(f"truecase tables for languages the model does not translate from: {unknown}")
