@@ -154,8 +154,7 @@ This release: step {st["step"]} (epoch {st["epoch"]}, {hours:.1f} h of training{
 ## Quality and the cost of quantization
 
 sacrebleu defaults ({i8["bleu_signature"]}), beam 4, the shipped decoding settings (length penalty {
-        report.get("length_penalty", 1.0)}{
-        ", chosen on the dev sets below" if report.get("length_penalty", 1.0) != 1.0 else ""
+        decoding_note(report)
     }); CPU, this project's 2-core
 development VM. Speed: sentences per second on the first 300 Multi30k test sentences, one at a time and in
 batches of 32, one thread (median of 3 runs, both compute types measured in the same run).
@@ -182,6 +181,11 @@ python models/recipe/release.py --source {source} --target {target}{work_flag(re
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """
+
+
+def decoding_note(report: dict) -> str:
+    penalty = report.get("length_penalty", 1.0)
+    return f"{penalty}, chosen on the dev sets below" if penalty != 1.0 else f"{penalty}"
 
 
 def gpu_note(report: dict) -> str:
