@@ -4,6 +4,7 @@ latency of model sizes (models/recipe/size_latency.py)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -165,3 +166,21 @@ def test_the_length_penalty_is_chosen_on_news_without_a_loss_on_the_recipe_dev_s
     # A tie on news goes to the penalty nearest 1.0.
     tie = {0.8: 14.0, 1.0: 14.3, 1.2: 14.5, 1.5: 14.5, 2.0: 14.5}
     assert sweep.choose_length_penalty(tie, dict.fromkeys(tie, 41.6)) == 1.2
+
+
+def test_the_model_card_of_a_release_fine_tuned_from_a_fine_tuned_release_names_the_whole_lineage() -> None:
+    card = recipe_module("card")
+    report = json.loads((RECIPE.parent / "en-de" / "eval.json").read_text())
+    scratch = dict(report["base"])  # the shipped model's own base: the caption model, trained from scratch
+    assert "base" not in scratch
+    once = card.model_card(report)
+    assert "trained from scratch" in once and "itself fine-tuned" not in once
+
+    previous = {"model": "models/en-de", "commit": "abc1234", **{k: report[k] for k in ("pair", "train_state")}}
+    previous["base"] = scratch
+    chained = {**report, "base": previous, "train_args": {**report["train_args"], "init_step": "8220"}}
+    text = card.model_card(chained)
+    assert "commit abc1234" in text and "itself fine-tuned from the caption model" in text
+    assert f"step {scratch['train_state']['step']}" in text  # the from-scratch model's training is still told
+    assert "git worktree add /tmp/base abc1234" in text and "--init-step 8220" in text
+    assert "--init-step" not in once

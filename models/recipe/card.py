@@ -217,11 +217,25 @@ def base_note(report: dict) -> str:
     base = report.get("base")
     if not base:
         return ""
-    st, stats = base.get("train_state", {}), base.get("data_stats", {})
-    return f"""
-**Base model.** The weights were initialized from the previous release of this model (trained from scratch
+    chain = [base]  # the base, its base, ... back to the model trained from scratch
+    while chain[-1].get("base"):
+        chain.append(chain[-1]["base"])
+    root = chain[-1]
+    st, stats = root.get("train_state", {}), root.get("data_stats", {})
+    scratch = f"""trained from scratch
 on Tatoeba, {stats.get("tatoeba-train-pairs", 0):,} pairs, and Multi30k only: step {st.get("step", "?")}, epoch
-{st.get("epoch", "?")}, {st.get("seconds", 0) / 3600:.1f} h), recovered from its int8 CTranslate2 weights by
+{st.get("epoch", "?")}, {st.get("seconds", 0) / 3600:.1f} h"""
+    if len(chain) == 1:
+        started = f"the previous release of this model ({scratch})"
+    else:
+        bst = base.get("train_state", {})
+        started = (
+            f"the previous release of this model (commit {base.get('commit', '?')}: step {bst.get('step', '?')},"
+            f" {bst.get('seconds', 0) / 3600:.1f} h of fine-tuning after its base), itself fine-tuned from the"
+            f" caption model ({scratch})"
+        )
+    return f"""
+**Base model.** The weights were initialized from {started}, recovered from its int8 CTranslate2 weights by
 `models/recipe/from_ct2.py` (dequantized, with the converter's fusions undone), with a fresh optimizer.{
         mixed_note(report)
     }
@@ -268,6 +282,12 @@ def length_penalty_flag(report: dict) -> str:
     return f" --length-penalty {penalty:g}" if penalty != 1.0 else ""
 
 
+def init_step_flag(report: dict) -> str:
+    """``--init-step N`` where the run continued its base's step count (and learning-rate schedule)."""
+    step = report["train_args"].get("init_step", "0")
+    return f" --init-step {step}" if step not in ("0", "None") else ""
+
+
 def _minutes(report: dict) -> int:
     """The run's whole training time in minutes (a run resumed N times had N budgets, one per invocation)."""
     return math.ceil(report["train_state"]["seconds"] / 60)
@@ -293,6 +313,7 @@ def reproduce(report: dict) -> str:
         f"git worktree add /tmp/base {commit}   # the base release\n"
         f"python models/recipe/from_ct2.py /tmp/base/models/{pair} $W/init-{pair}.pt\n"
         f"python models/recipe/prepare.py --work $W --spm /tmp/base/models/{pair}/source.spm{_prepare_flags(report)}\n"
-        f"{train} --work $W --init $W/init-{pair}.pt --lr {a['lr']} --max-minutes {_minutes(report)}"
+        f"{train} --work $W --init $W/init-{pair}.pt{init_step_flag(report)} --lr {a['lr']}"
+        f" --max-minutes {_minutes(report)}"
         "   # resumable"
     )

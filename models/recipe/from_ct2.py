@@ -151,7 +151,7 @@ def main() -> None:
     # What the weights were: the model card of a fine-tuned release names its base (release.py reads it).
     card = args.model / "eval.json"
     base = json.loads(card.read_text()) if card.exists() else {}
-    keep = ("pair", "train_args", "train_state", "data_stats")
+    keep = ("pair", "train_args", "train_state", "data_stats", "base")  # "base": a fine-tuned base's own base
     described = {"model": str(args.model), "commit": _last_commit(args.model)}
     described.update({key: base[key] for key in keep if key in base})
     args.out.with_suffix(".json").write_text(json.dumps(described, indent=2) + "\n")
