@@ -166,6 +166,13 @@ def test_the_length_penalty_is_chosen_on_news_without_a_loss_on_the_recipe_dev_s
     # A tie on news goes to the penalty nearest 1.0.
     tie = {0.8: 14.0, 1.0: 14.3, 1.2: 14.5, 1.5: 14.5, 2.0: 14.5}
     assert sweep.choose_length_penalty(tie, dict.fromkeys(tie, 41.6)) == 1.2
+    # The Multi30k val guard, measured at each penalty: 2.0 and 1.5 fall below it, 1.2 is the best that holds.
+    val = {0.8: 38.0, 1.0: 38.3, 1.2: 38.0, 1.5: 37.1, 2.0: 36.9}
+    recipe = dict.fromkeys(news, 41.6)
+    assert sweep.choose_length_penalty(news, recipe) == 2.0
+    assert sweep.choose_length_penalty(news, recipe, val, 37.17) == 1.2
+    # 1.0 stays allowed even below the guard (the release rule measured it there first).
+    assert sweep.choose_length_penalty(news, recipe, dict.fromkeys(news, 30.0), 37.17) == 1.0
 
 
 def test_the_model_card_of_a_release_fine_tuned_from_a_fine_tuned_release_names_the_whole_lineage() -> None:
