@@ -17,53 +17,27 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import struct
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import torch
 
-# CTranslate2's DataType enum order (include/ctranslate2/types.h).
-_DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, None)  # None: bfloat16, not read here
+from translator.engine.modelbin import read_layout
 
 
 def read_model_bin(path: Path) -> dict[str, np.ndarray]:
     """All variables of a CTranslate2 ``model.bin`` (aliases resolved), int8 weights dequantized."""
+    layout = read_layout(path)
     blob = path.read_bytes()
-    offset = 0
-
-    def take(fmt: str) -> int:
-        nonlocal offset
-        (value,) = struct.unpack_from(fmt, blob, offset)
-        offset += struct.calcsize(fmt)
-        return int(value)
-
-    def text() -> str:
-        nonlocal offset
-        size = take("H")
-        value = blob[offset : offset + size - 1].decode("utf-8")
-        offset += size
-        return value
-
-    version = take("I")
-    if version < 5:
-        raise ValueError(f"{path}: binary version {version} is older than this reader knows")
-    text()  # spec name
-    take("I")  # spec revision
     raw: dict[str, np.ndarray] = {}
-    for _ in range(take("I")):
-        name = text()
-        shape = [take("I") for _ in range(take("B"))]
-        dtype = _DTYPES[take("B")]
-        size = take("I")
-        if dtype is None:
+    for name, variable in layout.variables.items():
+        if variable.dtype == "bfloat16":
             raise ValueError(f"{path}: {name} is bfloat16; convert the model to float32 or int8 first")
-        raw[name] = np.frombuffer(blob, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset)
-        raw[name] = raw[name].reshape(shape)
-        offset += size
-    for _ in range(take("I")):
-        alias, target = text(), text()
+        dtype = np.dtype(variable.dtype)
+        values = np.frombuffer(blob, dtype=dtype, count=variable.size // dtype.itemsize, offset=variable.offset)
+        raw[name] = values.reshape(variable.shape)
+    for alias, target in layout.aliases.items():
         raw[alias] = raw[target]
     out: dict[str, np.ndarray] = {}
     for name, value in raw.items():

@@ -149,11 +149,7 @@ def test_the_models_length_penalty_is_used_unless_the_options_set_one(en_de: Eng
     assert shorter != longer  # the penalty matters on these sentences
     assert texts(en_de, None) == texts(en_de, en_de.metadata.length_penalty)
     # The same weights with a length penalty of 4 in translator.json.
-    for file in en_de.path.iterdir():
-        if file.name != METADATA_FILE:
-            (tmp_path / file.name).symlink_to(file)
-    replace(en_de.metadata, length_penalty=4.0).save(tmp_path)
-    copy = Engine(tmp_path, device="cpu")
+    copy = linked_copy(en_de, tmp_path, length_penalty=4.0)
     assert copy.length_penalty() == 4.0
     assert texts(copy, None) == longer
     assert texts(copy, 0.0) == shorter
@@ -163,6 +159,29 @@ def test_the_models_length_penalty_is_used_unless_the_options_set_one(en_de: Eng
 # test2016 (200 sentences) BLEU 28 en->de, 32 de->en; newstest2020 dev (150) BLEU 7 / 9, where the
 # caption-only models scored 3.7 / 5.3 on the whole set, and at most one repetition loop.
 QUALITY_SAMPLES = {"multi30k": (multi30k_test, 200), "newstest2020": (news_dev, 150)}
+
+
+def linked_copy(engine: Engine, directory: Path, **metadata: Any) -> Engine:
+    """The same weights with other translator.json settings."""
+    for file in engine.path.iterdir():
+        if file.name != METADATA_FILE:
+            (directory / file.name).symlink_to(file)
+    replace(engine.metadata, **metadata).save(directory)
+    return Engine(directory, device="cpu")
+
+
+def test_a_model_whose_metadata_omits_its_positions_still_never_decodes_past_them(
+    en_de: Engine, tmp_path: Path
+) -> None:
+    assert en_de.metadata.max_positions is not None
+    copy = linked_copy(en_de, tmp_path, max_positions=None)
+    assert copy.metadata.max_positions is None
+    assert copy.max_positions == en_de.metadata.max_positions  # read from model.bin
+    # Without the guard the model loops on this input up to its decoding bound, which is past the positions.
+    options = replace(en_de.options, no_repeat_ngram_size=0)
+    source = " ".join(["ha"] * 150)
+    (result,) = copy.translate([source], options=options)
+    assert 0 < len(result.text.split()) and result.text == en_de.translate([source], options=options)[0].text
 
 
 @pytest.mark.parametrize(

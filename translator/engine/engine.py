@@ -13,6 +13,7 @@ import sentencepiece as spm
 
 from translator.decoding import Hypotheses, Prefix, choose_keeping
 from translator.engine.metadata import ModelMetadata
+from translator.engine.modelbin import max_positions
 from translator.segment import split_sentences
 from translator.text import normalize_spaces
 from translator.truecase import Truecaser
@@ -155,6 +156,9 @@ class Engine:
             inter_threads=inter_threads,
             intra_threads=intra_threads,
         )
+        # The model's positions, from translator.json or else from model.bin itself: decoding past the last one
+        # is an error in CTranslate2 (a looping output on a model converted elsewhere), not a longer output.
+        self.max_positions = self.metadata.max_positions or max_positions(self.path / "model.bin")
         self._truecasers = {
             language: Truecaser.load(self.path / name) for language, name in self.metadata.truecase.items()
         }
@@ -218,9 +222,9 @@ class Engine:
         source, target = self._languages(source, target)
         opts = options or self.options
         limit = opts.max_input_tokens
-        if self.metadata.max_positions is not None:
+        if self.max_positions is not None:
             # Room for the end-of-sentence and language tokens within the model's positions.
-            limit = min(limit, self.metadata.max_positions - 2)
+            limit = min(limit, self.max_positions - 2)
         truecaser = self._truecasers.get(source) if opts.truecase else None
         units = self._units(texts, source, target, target_prefixes, limit, truecaser)
         outputs = self._run(units, opts, target)
@@ -327,9 +331,9 @@ class Engine:
                 batch = [keys[i] for i in indexes[start : start + opts.max_batch_size]]
                 longest = max(len(k[0]) for k in batch)
                 bound = opts.output_bound(longest) + max(len(k[1]) for k in batch)
-                if self.metadata.max_positions is not None:
+                if self.max_positions is not None:
                     # Decoding past the model's last position is an error in CTranslate2, not a longer output.
-                    bound = min(bound, self.metadata.max_positions - 1)
+                    bound = min(bound, self.max_positions - 1)
                 width = beam or opts.beam_size
                 # CTranslate2 returns at most beam_size hypotheses.
                 extra: dict[str, Any] = {"num_hypotheses": min(hypotheses, max(width, 1))}
