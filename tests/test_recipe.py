@@ -178,16 +178,18 @@ def test_the_length_penalty_is_chosen_on_news_without_a_loss_on_the_recipe_dev_s
 def test_the_model_card_of_a_release_fine_tuned_from_a_fine_tuned_release_names_the_whole_lineage() -> None:
     card = recipe_module("card")
     report = json.loads((RECIPE.parent / "en-de" / "eval.json").read_text())
-    scratch = dict(report["base"])  # the shipped model's own base: the caption model, trained from scratch
-    assert "base" not in scratch
-    once = card.model_card(report)
+    scratch = report["base"]
+    while scratch.get("base"):  # back to the caption model, trained from scratch
+        scratch = scratch["base"]
+    args = {**report["train_args"], "init_step": "0"}
+    once = card.model_card({**report, "base": scratch, "train_args": args})
     assert "trained from scratch" in once and "itself fine-tuned" not in once
+    assert "--init-step" not in once
 
     previous = {"model": "models/en-de", "commit": "abc1234", **{k: report[k] for k in ("pair", "train_state")}}
     previous["base"] = scratch
-    chained = {**report, "base": previous, "train_args": {**report["train_args"], "init_step": "8220"}}
+    chained = {**report, "base": previous, "train_args": {**args, "init_step": "8220"}}
     text = card.model_card(chained)
     assert "commit abc1234" in text and "itself fine-tuned from the caption model" in text
     assert f"step {scratch['train_state']['step']}" in text  # the from-scratch model's training is still told
     assert "git worktree add /tmp/base abc1234" in text and "--init-step 8220" in text
-    assert "--init-step" not in once

@@ -155,8 +155,9 @@ This release: step {st["step"]} (epoch {st["epoch"]}, {hours:.1f} h of training{
 
 sacrebleu defaults ({i8["bleu_signature"]}), beam 4, the shipped decoding settings (length penalty {
         decoding_note(report)
-    }); CPU, this project's 2-core
-development VM. Speed: sentences per second on the first 300 Multi30k test sentences, one at a time and in
+    }); CPU, {
+        machine_note(report)
+    }. Speed: sentences per second on the first 300 Multi30k test sentences, one at a time and in
 batches of 32, one thread (median of 3 runs, both compute types measured in the same run).
 
 | | BLEU Multi30k test2016 | chrF Multi30k | BLEU Tatoeba test | chrF Tatoeba | sent/s batch 1 | sent/s batch 32 | model.bin |
@@ -181,6 +182,11 @@ python models/recipe/release.py --source {source} --target {target}{work_flag(re
 translator models eval --source {source} --target {target}        # Multi30k test2016, shipped settings
 ```
 """
+
+
+def machine_note(report: dict) -> str:
+    """Where the release was measured: the CPU release.py recorded, or (older releases) the first VM."""
+    return report.get("machine") or "this project's 2-core development VM"
 
 
 def decoding_note(report: dict) -> str:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
@@ -157,6 +159,7 @@ def main() -> None:
         "parameters": ckpt_state.get("parameters"),
         "train_state": state,
         "data_stats": json.loads((args.work / "data-stats.json").read_text()),
+        "machine": machine(),
     }
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "README.md").write_text(model_card(report), encoding="utf-8")
@@ -204,6 +207,16 @@ def dev_report(args: argparse.Namespace, hf_dir: Path) -> None:
     with (args.work / f"dev-{pair}.jsonl").open("a") as log:
         log.write(json.dumps(report) + "\n")
     print(json.dumps(report, indent=2))
+
+
+def machine() -> str:
+    """The CPU the release was measured on (its speed figures depend on it): model name, cores, AVX-512/AMX."""
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.exists() else ""
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    cpu = names[0] if names else (platform.processor() or platform.machine())
+    extras = [name for name, flag in (("AVX-512", " avx512f"), ("AMX", " amx_tile")) if flag in text]
+    return f"{cpu}, {os.cpu_count()} cores" + (f" ({', '.join(extras)})" if extras else "")
 
 
 def _pieces(work: Path) -> int:
