@@ -190,6 +190,6 @@ def test_the_model_card_of_a_release_fine_tuned_from_a_fine_tuned_release_names_
     previous["base"] = scratch
     chained = {**report, "base": previous, "train_args": {**args, "init_step": "8220"}}
     text = card.model_card(chained)
-    assert "commit abc1234" in text and "itself fine-tuned from the caption model" in text
+    assert "commit abc1234" in text and "itself fine-tuned from the\ncaption model" in text
     assert f"step {scratch['train_state']['step']}" in text  # the from-scratch model's training is still told
     assert "git worktree add /tmp/base abc1234" in text and "--init-step 8220" in text

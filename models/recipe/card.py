@@ -79,7 +79,7 @@ on one thread ({first["signature"]}); "loops" = outputs with a repetition loop; 
 recipe's dev split (Tatoeba dev + Multi30k val). Dev sets only: the shipped settings are chosen here, never on
 the test sets. The model's own length penalty (`translator.json`) is chosen by `decoding_sweep.py --choose` on
 the candidate before its release: the best newstest2020 BLEU among the penalties that lose nothing on the recipe
-dev set against 1.0.
+dev set against 1.0 and (`--min-multi30k-val`) keep the release rule's Multi30k val guard at that penalty.
 
 """
         + "\n".join(lines)
@@ -236,9 +236,9 @@ on Tatoeba, {stats.get("tatoeba-train-pairs", 0):,} pairs, and Multi30k only: st
     else:
         bst = base.get("train_state", {})
         started = (
-            f"the previous release of this model (commit {base.get('commit', '?')}: step {bst.get('step', '?')},"
+            f"the previous release of this model\n(commit {base.get('commit', '?')}: step {bst.get('step', '?')},"
             f" {bst.get('seconds', 0) / 3600:.1f} h of fine-tuning after its base), itself fine-tuned from the"
-            f" caption model ({scratch})"
+            f"\ncaption model ({scratch})"
         )
     return f"""
 **Base model.** The weights were initialized from {started}, recovered from its int8 CTranslate2 weights by
