@@ -90,15 +90,13 @@ def choose_length_penalty(
     """The length penalty with the best newstest2020 BLEU (``news``: penalty -> BLEU) among those whose recipe dev
     BLEU is at least that of 1.0 and, where given, whose Multi30k val BLEU is at least ``min_multi30k_val``; a tie
     goes to the penalty nearest 1.0. 1.0 itself is always allowed: it is what the guard was first measured at."""
-    allowed = [
-        lp
-        for lp in news
-        if lp == 1.0
-        or (
-            recipe[lp] >= recipe[1.0]
-            and (multi30k_val is None or min_multi30k_val is None or multi30k_val[lp] >= min_multi30k_val)
-        )
-    ]
+
+    def keeps_the_guards(lp: float) -> bool:
+        if recipe[lp] < recipe[1.0]:
+            return False
+        return multi30k_val is None or min_multi30k_val is None or multi30k_val[lp] >= min_multi30k_val
+
+    allowed = [lp for lp in news if lp == 1.0 or keeps_the_guards(lp)]
     return max(allowed, key=lambda lp: (news[lp], -abs(lp - 1.0)))
 
 

@@ -213,9 +213,11 @@ def machine() -> str:
     """The CPU the release was measured on (its speed figures depend on it): model name, cores, AVX-512/AMX."""
     info = Path("/proc/cpuinfo")
     text = info.read_text() if info.exists() else ""
-    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")]
+    fields = [line.split(":", 1) for line in text.splitlines() if ":" in line]
+    names = [value.strip() for key, value in fields if key.strip() == "model name"]
+    flags = {flag for key, value in fields if key.strip() == "flags" for flag in value.split()}
     cpu = names[0] if names else (platform.processor() or platform.machine())
-    extras = [name for name, flag in (("AVX-512", " avx512f"), ("AMX", " amx_tile")) if flag in text]
+    extras = [name for name, flag in (("AVX-512", "avx512f"), ("AMX", "amx_tile")) if flag in flags]
     return f"{cpu}, {os.cpu_count()} cores" + (f" ({', '.join(extras)})" if extras else "")
 
 

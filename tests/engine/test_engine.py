@@ -138,6 +138,15 @@ def test_options_are_validated() -> None:
         TranslationOptions(length_penalty=-1.0)
 
 
+def linked_copy(engine: Engine, directory: Path, **metadata: Any) -> Engine:
+    """The same weights with other translator.json settings."""
+    for file in engine.path.iterdir():
+        if file.name != METADATA_FILE:
+            (directory / file.name).symlink_to(file)
+    replace(engine.metadata, **metadata).save(directory)
+    return Engine(directory, device="cpu")
+
+
 def test_the_models_length_penalty_is_used_unless_the_options_set_one(en_de: Engine, tmp_path: Path) -> None:
     sources = read_lines(news_dev("en", "de")[0])[:30]
 
@@ -159,15 +168,6 @@ def test_the_models_length_penalty_is_used_unless_the_options_set_one(en_de: Eng
 # test2016 (200 sentences) BLEU 28 en->de, 32 de->en; newstest2020 dev (150) BLEU 7 / 9, where the
 # caption-only models scored 3.7 / 5.3 on the whole set, and at most one repetition loop.
 QUALITY_SAMPLES = {"multi30k": (multi30k_test, 200), "newstest2020": (news_dev, 150)}
-
-
-def linked_copy(engine: Engine, directory: Path, **metadata: Any) -> Engine:
-    """The same weights with other translator.json settings."""
-    for file in engine.path.iterdir():
-        if file.name != METADATA_FILE:
-            (directory / file.name).symlink_to(file)
-    replace(engine.metadata, **metadata).save(directory)
-    return Engine(directory, device="cpu")
 
 
 def test_a_model_whose_metadata_omits_its_positions_still_never_decodes_past_them(
