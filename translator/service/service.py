@@ -18,6 +18,7 @@ from translator.service.batcher import MicroBatcher, TranslateFn
 from translator.service.cache import PhraseCache
 from translator.service.metrics import Metrics
 from translator.service.shared_cache import SharedCache
+from translator.service.threads import name_os_thread
 from translator.text import starts_with_prefix
 
 # Given the registry and a pair: the function the pair's batcher calls with texts and target prefixes.
@@ -75,7 +76,10 @@ class TranslationService:
         if shared_cache is not None:
             self.metrics.add_shared_cache(shared_cache)
         self.threads = max(1, threads)
-        self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="translate")
+        # Named threads (translate_0, ...), so that their CPU shows apart from the event loop's and the model's.
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.threads, thread_name_prefix="translate", initializer=name_os_thread
+        )
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self._fingerprints: dict[Path, str] = {}
@@ -94,7 +98,8 @@ class TranslationService:
                 # Hash the model files now, off the event loop, rather than at the first request.
                 self._fingerprints[entry.path] = await loop.run_in_executor(None, self._fingerprint, entry)
         for source, target in self.registry.pairs():
-            translate = await loop.run_in_executor(self._executor, self._model_function, self.registry, source, target)
+            # Loaded off the workers, so that CTranslate2's threads do not inherit a worker's name.
+            translate = await loop.run_in_executor(None, self._model_function, self.registry, source, target)
             self._batchers[(source, target)] = MicroBatcher(
                 translate,
                 self._executor,
