@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from functools import partial
 
 import pytest
 
 from translator.engine.engine import Engine, texts_only
 from translator.service.batcher import MicroBatcher, Shed, Superseded
+from translator.service.workers import Workers
 
 
 class Recorder:
@@ -30,10 +31,10 @@ class Recorder:
 
 
 @pytest.fixture
-def executor() -> ThreadPoolExecutor:
-    pool = ThreadPoolExecutor(max_workers=2)
+def executor() -> Iterator[Workers]:
+    pool = Workers(2)
     yield pool
-    pool.shutdown(wait=True)
+    pool.shutdown()
 
 
 async def hold(recorder: Recorder, batcher: MicroBatcher) -> asyncio.Task[list[str]]:
@@ -46,7 +47,7 @@ async def hold(recorder: Recorder, batcher: MicroBatcher) -> asyncio.Task[list[s
     return task
 
 
-async def test_requests_are_gathered_into_one_batch_in_order(executor: ThreadPoolExecutor) -> None:
+async def test_requests_are_gathered_into_one_batch_in_order(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_batch=16, max_wait_ms=50)
     results = await asyncio.gather(*(batcher.submit([f"t{i}"], [f"p{i}"]) for i in range(5)))
@@ -55,7 +56,7 @@ async def test_requests_are_gathered_into_one_batch_in_order(executor: ThreadPoo
     await batcher.close()
 
 
-async def test_a_lone_request_does_not_wait_for_the_batch_window(executor: ThreadPoolExecutor) -> None:
+async def test_a_lone_request_does_not_wait_for_the_batch_window(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=60_000)
     async with asyncio.timeout(10):  # a behaviour bound, not a timing claim: the window is a minute
@@ -65,7 +66,7 @@ async def test_a_lone_request_does_not_wait_for_the_batch_window(executor: Threa
     await batcher.close()
 
 
-async def test_requests_that_arrive_while_the_workers_are_busy_form_one_batch(executor: ThreadPoolExecutor) -> None:
+async def test_requests_that_arrive_while_the_workers_are_busy_form_one_batch(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=0)
     blocker = await hold(recorder, batcher)
@@ -80,7 +81,7 @@ async def test_requests_that_arrive_while_the_workers_are_busy_form_one_batch(ex
     await batcher.close()
 
 
-async def test_a_free_worker_runs_while_another_is_busy(executor: ThreadPoolExecutor) -> None:
+async def test_a_free_worker_runs_while_another_is_busy(executor: Workers) -> None:
     recorder = Recorder()
     started = threading.Semaphore(0)
 
@@ -103,7 +104,7 @@ async def test_a_free_worker_runs_while_another_is_busy(executor: ThreadPoolExec
     await batcher.close()
 
 
-async def test_answered_callers_coming_back_are_batched_together(executor: ThreadPoolExecutor) -> None:
+async def test_answered_callers_coming_back_are_batched_together(executor: Workers) -> None:
     """After a batch of three is answered, the free worker waits for three texts before it starts the
     next batch (not for the window, which is a minute here)."""
     recorder = Recorder()
@@ -119,7 +120,7 @@ async def test_answered_callers_coming_back_are_batched_together(executor: Threa
     await batcher.close()
 
 
-async def test_a_final_does_not_wait_for_answered_partials_to_come_back(executor: ThreadPoolExecutor) -> None:
+async def test_a_final_does_not_wait_for_answered_partials_to_come_back(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=60_000)
     await asyncio.gather(*(batcher.submit([f"p{i}"], partial=True, coalesce_key=i) for i in range(3)))
@@ -129,7 +130,7 @@ async def test_a_final_does_not_wait_for_answered_partials_to_come_back(executor
     await batcher.close()
 
 
-async def test_partials_leave_the_last_free_worker_to_finals(executor: ThreadPoolExecutor) -> None:
+async def test_partials_leave_the_last_free_worker_to_finals(executor: Workers) -> None:
     """Two workers: while a partial batch is in flight, a newer partial waits and a final goes at once."""
     partials_gate, started = threading.Event(), threading.Semaphore(0)
     seen: list[list[str]] = []
@@ -156,7 +157,7 @@ async def test_partials_leave_the_last_free_worker_to_finals(executor: ThreadPoo
     await batcher.close()
 
 
-async def test_max_batch_splits_and_a_large_request_stays_whole(executor: ThreadPoolExecutor) -> None:
+async def test_max_batch_splits_and_a_large_request_stays_whole(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_batch=3, max_wait_ms=20)
     small = [batcher.submit([f"s{i}"]) for i in range(4)]
@@ -167,7 +168,7 @@ async def test_max_batch_splits_and_a_large_request_stays_whole(executor: Thread
     await batcher.close()
 
 
-async def test_finals_go_before_partials(executor: ThreadPoolExecutor) -> None:
+async def test_finals_go_before_partials(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_batch=2, max_wait_ms=0)
     blocker = await hold(recorder, batcher)
@@ -180,7 +181,7 @@ async def test_finals_go_before_partials(executor: ThreadPoolExecutor) -> None:
     await batcher.close()
 
 
-async def test_newer_partial_supersedes_a_waiting_one(executor: ThreadPoolExecutor) -> None:
+async def test_newer_partial_supersedes_a_waiting_one(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=0)
     blocker = await hold(recorder, batcher)
@@ -199,7 +200,7 @@ async def test_newer_partial_supersedes_a_waiting_one(executor: ThreadPoolExecut
     await batcher.close()
 
 
-async def test_cancelled_caller_leaves_the_queue(executor: ThreadPoolExecutor) -> None:
+async def test_cancelled_caller_leaves_the_queue(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=0)
     blocker = await hold(recorder, batcher)
@@ -216,7 +217,7 @@ async def test_cancelled_caller_leaves_the_queue(executor: ThreadPoolExecutor) -
     await batcher.close()
 
 
-async def test_cancelling_during_a_batch_does_not_disturb_the_others(executor: ThreadPoolExecutor) -> None:
+async def test_cancelling_during_a_batch_does_not_disturb_the_others(executor: Workers) -> None:
     recorder = Recorder()
     recorder.gate.clear()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=20)
@@ -230,7 +231,7 @@ async def test_cancelling_during_a_batch_does_not_disturb_the_others(executor: T
     await batcher.close()
 
 
-async def test_overload_sheds_oldest_partials_but_never_finals(executor: ThreadPoolExecutor) -> None:
+async def test_overload_sheds_oldest_partials_but_never_finals(executor: Workers) -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, executor, max_wait_ms=0, max_queue=4)
     blocker = await hold(recorder, batcher)
@@ -247,7 +248,7 @@ async def test_overload_sheds_oldest_partials_but_never_finals(executor: ThreadP
     await batcher.close()
 
 
-async def test_model_error_reaches_only_that_batch(executor: ThreadPoolExecutor) -> None:
+async def test_model_error_reaches_only_that_batch(executor: Workers) -> None:
     recorder = Recorder()
     recorder.fail_on = "bad"
     batcher = MicroBatcher(recorder, executor, max_wait_ms=20)
@@ -257,7 +258,7 @@ async def test_model_error_reaches_only_that_batch(executor: ThreadPoolExecutor)
     await batcher.close()
 
 
-def test_invalid_settings(executor: ThreadPoolExecutor) -> None:
+def test_invalid_settings(executor: Workers) -> None:
     async def make() -> None:
         MicroBatcher(Recorder(), executor, max_batch=0)
 
@@ -265,7 +266,7 @@ def test_invalid_settings(executor: ThreadPoolExecutor) -> None:
         asyncio.run(make())
 
 
-async def test_real_engine_gives_the_same_results_batched(en_de: Engine, executor: ThreadPoolExecutor) -> None:
+async def test_real_engine_gives_the_same_results_batched(en_de: Engine, executor: Workers) -> None:
     batcher = MicroBatcher(partial(texts_only, en_de, "en", "de"), executor, max_wait_ms=20)
     sentences = ["A man is riding a bicycle.", "Two dogs play.", "A woman reads a book."]
     batched = await asyncio.gather(*(batcher.submit([s]) for s in sentences))

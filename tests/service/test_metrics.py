@@ -1,11 +1,11 @@
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from translator.service.batcher import MicroBatcher, Shed, Superseded
 from translator.service.metrics import Counter, Gauge, Histogram, Metrics
+from translator.service.workers import Workers
 
 
 def test_counter_and_labels() -> None:
@@ -55,7 +55,7 @@ async def test_dropped_requests_of_a_real_batcher() -> None:
         gate.wait(10)
         return [t.upper() for t in texts]
 
-    executor = ThreadPoolExecutor(max_workers=1)
+    executor = Workers(1)
     batcher = MicroBatcher(translate, executor, max_wait_ms=0, max_queue=2)
     metrics = Metrics(lambda: 0, lambda: 0, batch_stats=lambda: [batcher.stats])
     assert 'translator_requests_dropped_total{reason="shed"} 0' in metrics.render()
@@ -87,4 +87,4 @@ async def test_dropped_requests_of_a_real_batcher() -> None:
     assert 'translator_requests_dropped_total{reason="cancelled"} 1' in text
     assert metrics.requests_dropped.value("shed") == 1
     await batcher.close()
-    executor.shutdown(wait=True)
+    executor.shutdown()

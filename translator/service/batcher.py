@@ -14,19 +14,19 @@ partials never take the last free one, so a final never waits behind partials. A
 partial from the same stream
 waiting behind it is dropped rather than translated (coalescing). A caller that goes away (its await is
 cancelled) takes its request out of the queue. When more than ``max_queue`` texts are waiting, the
-oldest partials are shed; finals are never shed. The model runs in ``executor`` threads, off the event
-loop, with one hand-off each way.
+oldest partials are shed; finals are never shed. The model runs on ``pool``'s threads
+(translator.service.workers), off the event loop, with one hand-off each way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import itertools
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
+
+from translator.service.workers import Workers
 
 PRIORITY_FINAL = 0  # finals and REST requests
 PRIORITY_PARTIAL = 1
@@ -74,7 +74,7 @@ class MicroBatcher:
     def __init__(
         self,
         translate: TranslateFn,
-        executor: Executor,
+        pool: Workers,
         *,
         max_batch: int = 32,
         max_wait_ms: float = 3.0,
@@ -85,7 +85,7 @@ class MicroBatcher:
         if max_batch < 1 or max_wait_ms < 0 or max_queue < 1 or workers < 1:
             raise ValueError("max_batch, max_queue and workers must be positive, max_wait_ms not negative")
         self._translate = translate
-        self._executor = executor
+        self._pool = pool
         self.max_batch, self.max_wait, self.max_queue = max_batch, max_wait_ms / 1000, max_queue
         self.workers = workers
         self._loop = asyncio.get_running_loop()
@@ -231,25 +231,25 @@ class MicroBatcher:
         self._in_flight.add(batch)
         loop, finish = self._loop, self._finish
 
-        def back(future: concurrent.futures.Future[list[str]]) -> None:  # in the worker thread
+        def back(results: list[str] | None, failure: BaseException | None) -> None:  # in the worker thread
             try:
-                loop.call_soon_threadsafe(finish, batch, future)
+                loop.call_soon_threadsafe(finish, batch, results, failure)
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 pass
 
-        self._executor.submit(self._translate, texts, prefixes).add_done_callback(back)
+        self._pool.run(self._translate, (texts, prefixes), back)
 
-    def _finish(self, batch: _Batch, future: concurrent.futures.Future[list[str]]) -> None:
+    def _finish(self, batch: _Batch, results: list[str] | None, failure: BaseException | None) -> None:
         self._busy -= 1
         self._in_flight.discard(batch)
-        try:
-            results = future.result()
-        except BaseException as exc:  # the model failed (or the executor was shut down): this batch only
-            error = exc if isinstance(exc, Exception) else RuntimeError("the translation was cancelled")
+        if failure is not None:
+            # The model failed (or the pool was shut down): this batch only.
+            error = failure if isinstance(failure, Exception) else RuntimeError("the translation was cancelled")
             for request in batch.requests:
                 if not request.future.done():
                     request.future.set_exception(error)
         else:
+            assert results is not None
             self.stats.batches += 1
             self.stats.texts += batch.texts
             if self._on_batch is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from translator.service.batcher import MicroBatcher, TranslateFn
 from translator.service.cache import PhraseCache
 from translator.service.metrics import Metrics
 from translator.service.shared_cache import SharedCache
-from translator.service.threads import name_os_thread
+from translator.service.workers import Workers
 from translator.text import starts_with_prefix
 
 # Given the registry and a pair: the function the pair's batcher calls with texts and target prefixes.
@@ -77,9 +76,7 @@ class TranslationService:
             self.metrics.add_shared_cache(shared_cache)
         self.threads = max(1, threads)
         # Named threads (translate_0, ...), so that their CPU shows apart from the event loop's and the model's.
-        self._executor = ThreadPoolExecutor(
-            max_workers=self.threads, thread_name_prefix="translate", initializer=name_os_thread
-        )
+        self._workers = Workers(self.threads, name="translate")
         self._batch_args = dict(max_batch=max_batch, max_wait_ms=batch_wait_ms, max_queue=max_queue)
         self._batchers: dict[tuple[str, str], MicroBatcher] = {}
         self._fingerprints: dict[Path, str] = {}
@@ -102,7 +99,7 @@ class TranslationService:
             translate = await loop.run_in_executor(None, self._model_function, self.registry, source, target)
             self._batchers[(source, target)] = MicroBatcher(
                 translate,
-                self._executor,
+                self._workers,
                 workers=self.threads,
                 on_batch=self._observe_batch,
                 **self._batch_args,  # type: ignore[arg-type]
@@ -128,7 +125,7 @@ class TranslationService:
         self.ready = False
         for batcher in self._batchers.values():
             await batcher.close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._workers.shutdown()
         if self.shared_cache is not None:
             await self.shared_cache.close()
 
