@@ -44,21 +44,20 @@ class _Sentence:
     finals: list[dict[str, Any]] = field(default_factory=list)
 
 
+async def _connect(url: str, source: str, target: str, partials: bool) -> StreamClient:
+    if partials:
+        return await StreamClient.connect(url, source, target)
+    return await StreamClient.connect(url, source, target, partials="false")
+
+
 async def _stream(
-    url: str,
-    source: str,
-    target: str,
+    client: StreamClient,
     sentences: list[tuple[int, str]],
     wpm: float,
     timeout: float,
     stats: dict[str, Any],
-    partials: bool = True,
 ) -> list[_Sentence]:
-    client = await (
-        StreamClient.connect(url, source, target)
-        if partials
-        else StreamClient.connect(url, source, target, partials="false")
-    )
+    """Replay ``sentences`` on a connected stream; the client is closed at the end."""
     items = [_Sentence(i, s.split()) for i, s in sentences]
     delay = 60.0 / wpm if wpm > 0 else 0.0
     shown: dict[int, str] = {}
@@ -163,15 +162,22 @@ async def run_streams(
     partials: bool = True,
 ) -> dict[str, Any]:
     """``streams`` clients, spread round-robin over the servers in ``url``, each replaying its own
-    ``per_stream`` sentences of the corpus (from ``offset`` on); ``partials=False`` asks for finals only."""
+    ``per_stream`` sentences of the corpus (from ``offset`` on); ``partials=False`` asks for finals only.
+    All streams are connected before the clock starts: a caption pipeline opens its stream once, and the
+    handshakes are not translation work."""
     urls = [url] if isinstance(url, str) else url
     stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0, "partials": 0}
     indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
     plan = [[(i, corpus[i][0]) for i in stream] for stream in indexes]
-    jobs = [_stream(urls[k % len(urls)], source, target, p, wpm, timeout, stats, partials) for k, p in enumerate(plan)]
+    clients = await asyncio.gather(
+        *(_connect(urls[k % len(urls)], source, target, partials) for k in range(streams)), return_exceptions=True
+    )
+    connected = [(c, p) for c, p in zip(clients, plan, strict=True) if isinstance(c, StreamClient)]
+    jobs = [_stream(c, p, wpm, timeout, stats) for c, p in connected]
     results, timing = await _timed(urls, lambda: asyncio.gather(*jobs, return_exceptions=True))
     elapsed = timing.seconds
     items: list[_Sentence] = []
+    results = [*results, *(c for c in clients if isinstance(c, BaseException))]  # a stream that did not connect
     for result in results:
         if isinstance(result, BaseException):
             stats["errors"] += per_stream
