@@ -163,8 +163,7 @@ async def run_streams(
 ) -> dict[str, Any]:
     """``streams`` clients, spread round-robin over the servers in ``url``, each replaying its own
     ``per_stream`` sentences of the corpus (from ``offset`` on); ``partials=False`` asks for finals only.
-    All streams are connected before the clock starts: a caption pipeline opens its stream once, and the
-    handshakes are not translation work."""
+    All streams connect before the clock starts (a caption pipeline connects once: not translation work)."""
     urls = [url] if isinstance(url, str) else url
     stats: dict[str, Any] = {"sent": 0, "received": 0, "errors": 0, "erased": 0, "partials": 0}
     indexes = [[(offset + k * per_stream + j) % len(corpus) for j in range(per_stream)] for k in range(streams)]
@@ -177,8 +176,7 @@ async def run_streams(
     results, timing = await _timed(urls, lambda: asyncio.gather(*jobs, return_exceptions=True))
     elapsed = timing.seconds
     items: list[_Sentence] = []
-    results = [*results, *(c for c in clients if isinstance(c, BaseException))]  # a stream that did not connect
-    for result in results:
+    for result in [*results, *(c for c in clients if isinstance(c, BaseException))]:  # + streams not connected
         if isinstance(result, BaseException):
             stats["errors"] += per_stream
         else:
