@@ -89,6 +89,29 @@ def test_local_agreement_grows_the_stable_prefix() -> None:
     assert final.prefix == "A B"
 
 
+@pytest.mark.parametrize(("follow", "stable"), [("all", "A"), ("newest", "A B")])
+def test_follow_says_which_hypotheses_must_go_on_after_a_stable_word(follow: str, stable: str) -> None:
+    # A prefix translated as a prefix: each hypothesis ends where its source ends.
+    state = StreamState(policy=StabilityPolicy(follow=follow))
+    shown: list[str] = []
+    for typed, translation in (("a b ", "A B"), ("c ", "A B C")):
+        state.append(typed)
+        job = state.next_partial()
+        assert job is not None
+        partial = state.partial_result(job, translation)
+        assert partial is not None
+        shown.append(partial.stable)
+    # "B" ended the first hypothesis: with "newest" the second, which keeps it and goes on, settles it.
+    assert shown == ["", stable]
+    state.commit()
+    assert state.take_finals()[0].prefix == stable
+
+
+def test_follow_must_be_a_known_rule() -> None:
+    with pytest.raises(ValueError, match="follow"):
+        StabilityPolicy(follow="some")
+
+
 def test_late_partial_for_a_finished_segment_is_dropped() -> None:
     state = StreamState()
     state.append("One two ")
@@ -177,8 +200,8 @@ def test_random_chunking_keeps_every_guarantee() -> None:
         "She said no.",
     ]
     rng = random.Random(7)
-    for _ in range(50):
-        state = StreamState()
+    for n in range(50):
+        state = StreamState(policy=StabilityPolicy(follow=("all", "newest")[n % 2]))
         messages: list[dict[str, object]] = []
         pos = 0
         while pos < len(paragraph):

@@ -69,6 +69,12 @@ class StabilityPolicy:
     bias: float = 0.5
     # A word becomes stable once this many successive hypotheses agree on it and on the word after it.
     agreement: int = 2
+    # Which of those hypotheses must have a word after an agreed word: "all" (a word that ended any of them
+    # is not stable yet) or "newest" (a word that ended the previous hypothesis becomes stable once the
+    # newest keeps it and goes on: a step sooner for models that translate a prefix as a prefix, but en→de
+    # then commits to an article's gender before its noun arrives; measured in docs/performance.md,
+    # "Which hypotheses must go on").
+    follow: str = "all"
     # n-best hypotheses per partial: the display shows only what they all share (1: the best).
     hypotheses: int = 1
     # The beam width of partials' decodings (0: the engine's, as finals). 2 costs a third less CPU per
@@ -101,6 +107,8 @@ class StabilityPolicy:
     def __post_init__(self) -> None:
         if self.anchor not in ("forced", "bias", "none"):
             raise ValueError("anchor must be forced, bias or none")
+        if self.follow not in ("all", "newest"):
+            raise ValueError("follow must be all or newest")
         if not 0.0 < self.bias < 1.0 or self.agreement < 2 or self.hypotheses < 1 or self.mask < 0:
             raise ValueError("bias in (0, 1), agreement at least 2, hypotheses at least 1, mask not negative")
         if self.partial_beam < 0:
@@ -344,7 +352,8 @@ class StreamState:
         segment.history = [*segment.history, shared][-policy.agreement :]
         if len(segment.history) == policy.agreement:
             # Agreed words, each followed by another agreed word in every hypothesis.
-            agreed = min(_common(segment.history), min(len(h) for h in segment.history) - 1)
+            followed = segment.history if policy.follow == "all" else segment.history[-1:]
+            agreed = min(_common(segment.history), min(len(h) for h in followed) - 1)
             if agreed > len(stable):
                 stable = shared[:agreed]
                 segment.stable = " ".join(stable)

@@ -51,6 +51,8 @@ POLICIES: dict[str, StabilityPolicy] = {
     # A contradicted free final decoded forced rather than taken from the last partial (the default before).
     "agreed forced fallback": StabilityPolicy(partial_fallback=False),
     "agreed mask1": StabilityPolicy(mask=1),
+    # A word that ended the previous hypothesis becomes stable once the newest keeps it and goes on.
+    "agreed follow-newest": StabilityPolicy(follow="newest"),
     # Partials decoded with a narrower beam than the finals (StabilityPolicy.partial_beam).
     "agreed beam2": StabilityPolicy(partial_beam=2),
     "agreed beam1": StabilityPolicy(partial_beam=1),
