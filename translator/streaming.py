@@ -23,16 +23,17 @@ Driving it (the server's connection, ``translator stream``, ``translator models 
 ``translate_pending`` is that loop for callers that translate synchronously.
 
 Stability policy (``StabilityPolicy``; what each knob costs and buys is measured by ``translator models
-stability --sweep`` and shown in the README): the open segment is re-translated each time its source
-grows, by default with the stable text forced as the start of the translation (or, as measured
-alternatives, without a prefix, or with a soft bias toward the previous hypothesis: CTranslate2's
-``prefix_bias_beta``). Words on which successive hypotheses agree, each followed by another word in all
-of them, become stable: stable text grows by whole words and no stable word is ever extended or changed.
-The display of an unfinished sentence shows only the words the previous hypothesis had too (and may hold
-back ``mask`` more), and never ends with sentence punctuation its source does not have. The final is
-decoded freely (the beam's n-best) and is the best hypothesis that starts with the stable words; only when
-none does is the stable text forced, which is what makes the guarantee hold. A stream with ``revisions``
-gets the free best instead, marked ``revised`` when it contradicts the stable text.
+stability --sweep`` and shown in the README): the open segment is re-translated each time its source grows,
+by default with the stable text forced as the start of the translation (or, as measured alternatives,
+without a prefix, or with a soft bias toward the previous hypothesis: CTranslate2's ``prefix_bias_beta``).
+Words on which successive hypotheses agree, each followed by another word in all of them (or, measured as an
+alternative, in the newest: ``follow``), become stable: stable text grows by whole words and no stable word
+is ever extended or changed. The display of an unfinished sentence shows only the words the previous
+hypothesis had too (and may hold back ``mask`` more), and never ends with sentence punctuation its source
+does not have. The final is decoded freely (the beam's n-best) and is the best hypothesis that starts with
+the stable words; only when none does is the stable text forced, which is what makes the guarantee hold. A
+stream with ``revisions`` gets the free best instead, marked ``revised`` when it contradicts the stable
+text.
 
 Segments end at sentence ends, on ``commit``, after a pause (``pause``, called by the driver when no
 input came for a while) and when the open segment reaches ``max_words`` words without a sentence end.
@@ -351,7 +352,7 @@ class StreamState:
         before = segment.history[-1] if segment.history else []
         segment.history = [*segment.history, shared][-policy.agreement :]
         if len(segment.history) == policy.agreement:
-            # Agreed words, each followed by another agreed word in every hypothesis.
+            # Agreed words, each followed by another word in every hypothesis (``follow="all"``) or in the newest.
             followed = segment.history if policy.follow == "all" else segment.history[-1:]
             agreed = min(_common(segment.history), min(len(h) for h in followed) - 1)
             if agreed > len(stable):
